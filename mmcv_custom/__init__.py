@@ -1,0 +1,22 @@
+"""Layer-wise learning-rate decay for OpenMMLab 2.x.
+
+Importing the package registers ``CustomLayerDecayOptimizerConstructor`` and
+``LearningRateDecayOptimizerConstructor`` in MMEngine's registries (see ``mmcv_custom.registry``).
+It needs only torch and MMEngine.
+"""
+from .constructors import (CustomLayerDecayOptimizerConstructor,
+                           LearningRateDecayOptimizerConstructor)
+from .engine import ConfigKeyError, MissingKeyError, UnknownKeyError, summarize_groups
+from .layer_ids import (ConvNeXtLayerIds, ConvNeXtStageIds, LayerIdRule, ModelLayerDepth,
+                        ViTLayerIds)
+from .param_groups_lrd import param_groups_lrd
+from .registry import register_constructors
+from .version import __version__
+
+register_constructors(CustomLayerDecayOptimizerConstructor, LearningRateDecayOptimizerConstructor)
+
+__all__ = [
+    '__version__', 'CustomLayerDecayOptimizerConstructor', 'LearningRateDecayOptimizerConstructor',
+    'param_groups_lrd', 'ViTLayerIds', 'ConvNeXtLayerIds', 'ConvNeXtStageIds', 'ModelLayerDepth',
+    'LayerIdRule', 'summarize_groups', 'ConfigKeyError', 'MissingKeyError', 'UnknownKeyError',
+]

@@ -1,0 +1,138 @@
+"""What both layer-decay constructors share: config checks, the call into the engine, the report."""
+import inspect
+import numbers
+from typing import Any, ClassVar, List, Optional
+
+import torch
+from mmengine.optim import DefaultOptimWrapperConstructor
+from mmengine.registry import OPTIMIZERS
+from torch import nn
+
+from ..engine import LayerDecayResult, ParamwiseSchema, build_layer_decay_groups, log_param_groups
+from ..engine.config import MissingKeyError
+from ..engine.params import ModelParams
+from ..layer_ids import (LayerIdRule, ModelLayerDepth, find_layer_depth_fn,
+                         no_weight_decay_names)
+from ..registry import scope_override_note
+
+
+def check_optimizer_cfg(owner: str, optim_wrapper_cfg: Any) -> dict:
+    """The ``optimizer`` dict of ``optim_wrapper_cfg``, with ``type`` and a positive ``lr``."""
+    if not isinstance(optim_wrapper_cfg, dict):
+        raise TypeError(f'{owner}: optim_wrapper_cfg must be a dict, got '
+                        f'{type(optim_wrapper_cfg).__name__}')
+    if 'optimizer' not in optim_wrapper_cfg:
+        raise MissingKeyError(f'{owner}: optim_wrapper.optimizer is required, e.g. '
+                              "dict(type='AdamW', lr=1e-4, weight_decay=0.05)")
+    optimizer = optim_wrapper_cfg['optimizer']
+    if not isinstance(optimizer, dict):
+        raise TypeError(f'{owner}: optim_wrapper.optimizer must be a dict, got '
+                        f'{type(optimizer).__name__}')
+    if 'type' not in optimizer:
+        raise MissingKeyError(f"{owner}: optim_wrapper.optimizer.type is required, e.g. 'AdamW'")
+    if 'lr' not in optimizer:
+        raise MissingKeyError(f'{owner}: optim_wrapper.optimizer.lr is required: every group\'s '
+                              'lr is the base lr times its layer-decay scale')
+    for key, low_ok in (('lr', False), ('weight_decay', True)):
+        value = optimizer.get(key)
+        if value is None and key == 'weight_decay':
+            continue
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise TypeError(f'{owner}: optim_wrapper.optimizer.{key} must be a number, got '
+                            f'{value!r}')
+        if value < 0 or (value == 0 and not low_ok):
+            expected = '>= 0' if low_ok else '> 0'
+            raise ValueError(f'{owner}: optim_wrapper.optimizer.{key} must be {expected}, '
+                             f'got {value!r}')
+    return optimizer
+
+
+def optimizer_default_weight_decay(optimizer_cfg: dict) -> float:
+    """The weight decay the optimizer applies when the config gives none (AdamW: 0.01, SGD: 0).
+
+    ``ZeroRedundancyOptimizer`` configs name the wrapped optimizer in ``optimizer_type``.
+    """
+    if 'optimizer_type' in optimizer_cfg:
+        optimizer_cls = getattr(torch.optim, str(optimizer_cfg['optimizer_type']), None)
+    elif isinstance(optimizer_cfg['type'], str):
+        with OPTIMIZERS.switch_scope_and_registry(None) as registry:
+            optimizer_cls = registry.get(optimizer_cfg['type'])
+    else:
+        optimizer_cls = optimizer_cfg['type']
+    if optimizer_cls is None:
+        raise KeyError(f"optim_wrapper.optimizer.type={optimizer_cfg['type']!r} is not a "
+                       'registered optimizer')
+    parameter = inspect.signature(optimizer_cls).parameters.get('weight_decay')
+    default = None if parameter is None else parameter.default
+    if isinstance(default, numbers.Real) and not isinstance(default, bool):
+        return float(default)
+    return 0.0
+
+
+class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
+    """Shared mechanism; subclasses name their schema, their rate key and their layer-id rule."""
+
+    schema: ClassVar[ParamwiseSchema]
+    rate_key: ClassVar[str]
+
+    def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: Optional[dict] = None) -> None:
+        owner = type(self).__name__
+        check_optimizer_cfg(owner, optim_wrapper_cfg)
+        self.settings = self.schema.parse(paramwise_cfg)
+        super().__init__(dict(optim_wrapper_cfg), dict(paramwise_cfg))
+        self.rate: float = self.settings[self.rate_key]
+        #: What the last ``add_params`` built (groups, rule, num_layers, notes).
+        self.result: Optional[LayerDecayResult] = None
+
+    def _validate_cfg(self) -> None:
+        """Everything is validated by ``schema``; MMEngine's own check would refuse decay
+        multipliers without an explicit weight_decay, which is resolved from the optimizer."""
+
+    def choose_rule(self, model: nn.Module, model_params: ModelParams) -> LayerIdRule:
+        """The layer-id rule for ``model``; subclasses decide unless the model supplies ids."""
+        raise NotImplementedError(f'{type(self).__name__} must implement choose_rule')
+
+    def _model_rule(self, model: nn.Module) -> LayerIdRule:
+        get_layer_depth = find_layer_depth_fn(model)
+        if get_layer_depth is None:
+            backbone = getattr(model, 'backbone', None)
+            raise ValueError(
+                f'{type(self).__name__}: paramwise_cfg.layer_ids_from_model=True needs the model '
+                'or its backbone to implement get_layer_depth(param_name, prefix) (the mmpretrain '
+                f'protocol); neither {type(model).__name__} nor its backbone '
+                f'{type(backbone).__name__} does')
+        return ModelLayerDepth(get_layer_depth)
+
+    def add_params(self, params: List[dict], module: nn.Module, **kwargs: Any) -> None:
+        """Append the layer-decay groups of ``module`` to ``params`` and log them once (rank 0)."""
+        owner = type(self).__name__
+        base_wd = (self.base_wd if self.base_wd is not None
+                   else optimizer_default_weight_decay(self.optimizer_cfg))
+        no_decay = (no_weight_decay_names(module) if self.settings['exclude_tokens_from_decay']
+                    else frozenset())
+
+        def choose_rule(model_params: ModelParams) -> LayerIdRule:
+            if self.settings['layer_ids_from_model']:
+                return self._model_rule(module)
+            return self.choose_rule(module, model_params)
+
+        self.result = build_layer_decay_groups(
+            module, choose_rule=choose_rule, settings=self.settings, rate=self.rate,
+            base_lr=self.base_lr, base_wd=base_wd, owner=owner, no_decay_names=no_decay)
+        params.extend(self.result.groups)
+        self._report(base_wd)
+
+    def _report(self, base_wd: float) -> None:
+        result = self.result
+        layers = result.num_layers
+        wd_source = '' if self.base_wd is not None else ' (the optimizer\'s default)'
+        title = (f'{type(self).__name__}: {len(result.groups)} param groups; layer ids: '
+                 f'{result.rule.family}; num_layers={layers.value} '
+                 f"({'from paramwise_cfg' if layers.given else 'inferred from the model'}); "
+                 f'{self.rate_key}={self.rate}; lr = {self.base_lr:g} * {self.rate} ** '
+                 f'({layers.value} + 1 - layer_id) [* lr_mult]; weight_decay={base_wd:g}{wd_source}')
+        notes = list(result.notes)
+        override = scope_override_note()
+        if override:
+            notes.append(override)
+        log_param_groups(title, result.groups, notes, result.warnings)

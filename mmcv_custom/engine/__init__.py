@@ -1,0 +1,11 @@
+"""The layer-decay engine: collect parameters, decide options, build groups, report (mechanism)."""
+from .build import LayerDecayResult, build_layer_decay_groups
+from .config import (ConfigKeyError, Key, MissingKeyError, ParamwiseSchema, UnknownKeyError)
+from .groups import build_param_groups
+from .report import format_table, log_param_groups, summarize_groups
+
+__all__ = [
+    'LayerDecayResult', 'build_layer_decay_groups', 'ConfigKeyError', 'Key', 'MissingKeyError',
+    'ParamwiseSchema', 'UnknownKeyError', 'build_param_groups', 'format_table',
+    'log_param_groups', 'summarize_groups',
+]

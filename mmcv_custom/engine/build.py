@@ -1,0 +1,76 @@
+"""One entry point for the whole mechanism: model -> validated, deterministic parameter groups."""
+from dataclasses import dataclass
+from typing import Any, Callable, FrozenSet, List, Mapping, Tuple
+
+from torch import nn
+
+from ..layer_ids.base import LayerIdRule
+from .groups import NumLayers, build_param_groups, resolve_num_layers
+from .options import ParamOptionRules, is_token_name
+from .params import ModelParams, collect_params
+
+
+@dataclass(frozen=True)
+class LayerDecayResult:
+    """The groups and what the report needs to say about them."""
+
+    groups: List[dict]
+    rule: LayerIdRule
+    num_layers: NumLayers
+    notes: Tuple[str, ...]
+    warnings: Tuple[str, ...]
+
+
+def _check_model(model_params: ModelParams, settings: Mapping[str, Any], owner: str) -> List[str]:
+    warnings = []
+    if not model_params.trainable:
+        raise ValueError(
+            f'{owner}: the model has no trainable parameters (all {len(model_params.frozen_names)}'
+            ' have requires_grad=False); there is nothing to optimize')
+    for alias, first in model_params.aliases:
+        if not settings['bypass_duplicate']:
+            raise ValueError(
+                f'{owner}: parameter {first!r} is shared: the same tensor is also reachable as '
+                f'{alias!r}. A parameter may sit in one group only; set '
+                'paramwise_cfg.bypass_duplicate=True to keep it once, under its first name.')
+        warnings.append(f'{owner}: {alias!r} is the same tensor as {first!r}; it is kept once, '
+                        'under its first name, since bypass_duplicate=True')
+    return warnings
+
+
+def _notes(groups: List[dict], model_params: ModelParams, settings: Mapping[str, Any]) -> List[str]:
+    notes = []
+    if model_params.frozen_names:
+        notes.append(f'{len(model_params.frozen_names)} frozen parameters (requires_grad=False) '
+                     'are in no group')
+    decayed_tokens = [name for group in groups if group['weight_decay'] > 0
+                      for name, param in zip(group['param_names'], group['params'])
+                      if is_token_name(name) and param.ndim > 1]
+    if decayed_tokens:
+        notes.append(
+            f'{len(decayed_tokens)} token / position-embedding parameters are weight-decayed: '
+            f'{", ".join(decayed_tokens)} (as InternVL, BEiT, mmdet and mmseg do); set '
+            'paramwise_cfg.exclude_tokens_from_decay=True to exclude them')
+    return notes
+
+
+def build_layer_decay_groups(model: nn.Module, *, choose_rule: Callable[[ModelParams], LayerIdRule],
+                             settings: Mapping[str, Any], rate: float, base_lr: float,
+                             base_wd: float, owner: str,
+                             no_decay_names: FrozenSet[str] = frozenset()) -> LayerDecayResult:
+    """Collect -> choose the layer-id rule -> resolve num_layers -> decide options -> group."""
+    model_params = collect_params(model)
+    warnings = _check_model(model_params, settings, owner)
+    rule = choose_rule(model_params)
+    num_layers = resolve_num_layers(rule, model_params.all_names, model_params.trainable_names,
+                                    settings['num_layers'], owner)
+    if num_layers.given and num_layers.inferred not in (None, num_layers.value):
+        warnings.append(
+            f'{owner}: paramwise_cfg.num_layers={num_layers.value} differs from the depth of the '
+            f'model ({num_layers.inferred} layers of the {rule.family} family); the layer-decay '
+            'scales follow num_layers')
+    options = ParamOptionRules(settings, base_wd, model_params, no_decay_names)
+    groups = build_param_groups(model_params.trainable, rule, num_layers.value, rate, base_lr,
+                                base_wd, options)
+    return LayerDecayResult(groups, rule, num_layers,
+                            tuple(_notes(groups, model_params, settings)), tuple(warnings))

@@ -1,0 +1,46 @@
+import logging
+
+import pytest
+from mmengine.logging import MMLogger
+from mmengine.registry import DefaultScope
+
+import mmcv_custom  # noqa: F401  (registers the constructors)
+
+
+@pytest.fixture
+def no_default_scope():
+    """Run with no current MMEngine default scope, restoring the global scope state after."""
+    saved = dict(DefaultScope._instance_dict)
+    DefaultScope._instance_dict.clear()
+    try:
+        yield
+    finally:
+        DefaultScope._instance_dict.clear()
+        DefaultScope._instance_dict.update(saved)
+
+
+class RecordCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def messages(self, level: int) -> list:
+        return [r.getMessage() for r in self.records if r.levelno == level]
+
+
+@pytest.fixture
+def log_records():
+    """Records the current MMLogger emits while the test runs (at every level)."""
+    logger = MMLogger.get_current_instance()
+    collector = RecordCollector()
+    old_level = logger.level
+    logger.addHandler(collector)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield collector
+    finally:
+        logger.removeHandler(collector)
+        logger.setLevel(old_level)

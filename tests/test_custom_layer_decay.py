@@ -1,0 +1,169 @@
+"""CustomLayerDecayOptimizerConstructor: InternVL's semantics on ViT-style layouts."""
+import pytest
+import torch
+
+from helpers import build_groups, lr_wd_by_name
+from toy_models import ViTBackbone, toy_vit_segmentor
+
+CONSTRUCTOR = 'CustomLayerDecayOptimizerConstructor'
+BASE_LR, WD = 1e-3, 0.05
+
+
+def lr_for(layer_id: int, num_layers: int, rate: float) -> float:
+    """The formula: base_lr * rate ** (num_layers + 1 - layer_id)."""
+    return BASE_LR * rate ** (num_layers + 1 - layer_id)
+
+
+def expected_toy_vit(num_layers: int, rate: float, blocks_attr: str = 'blocks', depth: int = 3):
+    lr = lambda k: lr_for(k, num_layers, rate)  # noqa: E731
+    head = num_layers + 1
+    expected = {
+        # 3-D tokens are decayed, as in InternVL (its ('pos_embed', 'cls_token') test never matches)
+        'backbone.cls_token': (lr(0), WD),
+        'backbone.pos_embed': (lr(0), WD),
+        'backbone.patch_embed.proj.weight': (lr(0), WD),
+        'backbone.patch_embed.proj.bias': (lr(0), 0.0),
+    }
+    for i in range(depth):
+        block = f'backbone.{blocks_attr}.{i}'
+        expected.update({
+            f'{block}.ls1': (lr(i + 1), 0.0),
+            f'{block}.ls2': (lr(i + 1), 0.0),
+            f'{block}.norm1.weight': (lr(i + 1), 0.0),
+            f'{block}.norm1.bias': (lr(i + 1), 0.0),
+            f'{block}.attn.weight': (lr(i + 1), WD),
+            f'{block}.attn.bias': (lr(i + 1), 0.0),
+            f'{block}.norm2.weight': (lr(i + 1), 0.0),
+            f'{block}.norm2.bias': (lr(i + 1), 0.0),
+            f'{block}.mlp.weight': (lr(i + 1), WD),
+            f'{block}.mlp.bias': (lr(i + 1), 0.0),
+        })
+    expected.update({
+        'backbone.norm.weight': (lr(head), 0.0),
+        'backbone.norm.bias': (lr(head), 0.0),
+        'decode_head.weight': (lr(head), WD),
+        'decode_head.bias': (lr(head), 0.0),
+    })
+    return expected
+
+
+@pytest.mark.parametrize('blocks_attr', ['blocks', 'layers'])
+def test_every_parameter_gets_internvl_lr_and_weight_decay(blocks_attr):
+    model = toy_vit_segmentor(depth=3, blocks_attr=blocks_attr)
+    groups = build_groups(model, CONSTRUCTOR, dict(num_layers=3, layer_decay_rate=0.9))
+    assert lr_wd_by_name(groups) == expected_toy_vit(3, 0.9, blocks_attr)
+
+
+def test_groups_are_named_by_layer_and_ordered_by_first_appearance():
+    groups = build_groups(toy_vit_segmentor(depth=2), CONSTRUCTOR,
+                          dict(num_layers=2, layer_decay_rate=0.9))
+    assert [g['group_name'] for g in groups] == [
+        'layer_0_decay', 'layer_0_no_decay', 'layer_1_no_decay', 'layer_1_decay',
+        'layer_2_no_decay', 'layer_2_decay', 'layer_3_no_decay', 'layer_3_decay']
+    assert groups[0]['param_names'] == ['backbone.cls_token', 'backbone.pos_embed',
+                                        'backbone.patch_embed.proj.weight']
+
+
+def test_every_group_carries_lr_scale_layer_id_and_names():
+    groups = build_groups(toy_vit_segmentor(depth=2), CONSTRUCTOR,
+                          dict(num_layers=2, layer_decay_rate=0.5))
+    for group in groups:
+        assert group['lr'] == BASE_LR * group['lr_scale']
+        assert group['lr_scale'] == 0.5 ** (3 - group['layer_id'])
+        assert group['group_name'].startswith(f"layer_{group['layer_id']}_")
+        assert len(group['param_names']) == len(group['params'])
+
+
+def test_num_layers_is_inferred_from_the_number_of_blocks():
+    inferred = build_groups(toy_vit_segmentor(depth=4), CONSTRUCTOR, dict(layer_decay_rate=0.9))
+    assert lr_wd_by_name(inferred) == expected_toy_vit(4, 0.9, depth=4)
+
+
+def test_num_layers_larger_than_the_model_is_used_and_warned(log_records):
+    groups = build_groups(toy_vit_segmentor(depth=3), CONSTRUCTOR,
+                          dict(num_layers=5, layer_decay_rate=0.9))
+    assert lr_wd_by_name(groups) == expected_toy_vit(5, 0.9)
+    warnings = log_records.messages(30)
+    assert any('num_layers=5 differs from the depth of the model (3 layers' in w for w in warnings)
+
+
+def test_frozen_parameters_are_left_out():
+    model = toy_vit_segmentor(depth=2)
+    model.backbone.patch_embed.requires_grad_(False)
+    model.backbone.cls_token.requires_grad_(False)
+    groups = build_groups(model, CONSTRUCTOR, dict(num_layers=2, layer_decay_rate=0.9))
+    names = [name for group in groups for name in group['param_names']]
+    assert 'backbone.cls_token' not in names
+    assert not any(name.startswith('backbone.patch_embed') for name in names)
+    assert names[0] == 'backbone.pos_embed'
+
+
+def test_cbnet_copies_share_the_ids_of_the_plain_names():
+    model = torch.nn.Module()
+    model.backbone = torch.nn.Module()
+    model.backbone.cb_modules = torch.nn.ModuleList([ViTBackbone(depth=2), ViTBackbone(depth=2)])
+    groups = build_groups(model, CONSTRUCTOR, dict(num_layers=2, layer_decay_rate=0.9))
+    got = lr_wd_by_name(groups)
+    for copy in (0, 1):
+        prefix = f'backbone.cb_modules.{copy}'
+        assert got[f'{prefix}.cls_token'] == (lr_for(0, 2, 0.9), WD)
+        assert got[f'{prefix}.patch_embed.proj.bias'] == (lr_for(0, 2, 0.9), 0.0)
+        assert got[f'{prefix}.blocks.1.mlp.weight'] == (lr_for(2, 2, 0.9), WD)
+        assert got[f'{prefix}.norm.weight'] == (lr_for(3, 2, 0.9), 0.0)
+
+
+def test_levels_are_read_as_layers():
+    model = torch.nn.Module()
+    model.backbone = torch.nn.Module()
+    model.backbone.patch_embed = torch.nn.Conv2d(3, 4, 2)
+    model.backbone.levels = torch.nn.ModuleList(torch.nn.Linear(4, 4) for _ in range(3))
+    model.head = torch.nn.Linear(4, 2)
+    got = lr_wd_by_name(build_groups(model, CONSTRUCTOR, dict(layer_decay_rate=0.5)))
+    assert got['backbone.levels.0.weight'] == (lr_for(1, 3, 0.5), WD)
+    assert got['backbone.levels.2.bias'] == (lr_for(3, 3, 0.5), 0.0)
+    assert got['head.weight'] == (BASE_LR, WD)
+
+
+def test_exclude_tokens_from_decay_zeroes_tokens_and_no_weight_decay_names():
+    model = toy_vit_segmentor(depth=2)
+    model.backbone.no_weight_decay = lambda: {'patch_embed.proj.weight'}
+    groups = build_groups(model, CONSTRUCTOR, dict(layer_decay_rate=0.9,
+                                                   exclude_tokens_from_decay=True))
+    got = lr_wd_by_name(groups)
+    assert got['backbone.cls_token'] == (lr_for(0, 2, 0.9), 0.0)
+    assert got['backbone.pos_embed'] == (lr_for(0, 2, 0.9), 0.0)
+    assert got['backbone.patch_embed.proj.weight'] == (lr_for(0, 2, 0.9), 0.0)
+    assert got['backbone.blocks.0.attn.weight'] == (lr_for(1, 2, 0.9), WD)
+
+
+def test_report_says_when_3d_tokens_are_decayed(log_records):
+    build_groups(toy_vit_segmentor(depth=2), CONSTRUCTOR, dict(layer_decay_rate=0.9))
+    (report,) = [m for m in log_records.messages(20) if 'Param groups = ' in m]
+    assert '2 token / position-embedding parameters are weight-decayed' in report
+    assert 'backbone.cls_token, backbone.pos_embed' in report
+    assert 'exclude_tokens_from_decay=True' in report
+
+
+def test_optimizer_without_weight_decay_builds_and_steps():
+    model = toy_vit_segmentor(depth=2)
+    wrapper_groups = build_groups(model, CONSTRUCTOR, dict(layer_decay_rate=0.9),
+                                  optimizer='SGD', weight_decay=None)
+    assert {g['weight_decay'] for g in wrapper_groups} == {0.0}
+    adamw_groups = build_groups(model, CONSTRUCTOR, dict(layer_decay_rate=0.9),
+                                weight_decay=None)
+    # AdamW's own default (0.01) applies to the decayed groups, 0 to the others
+    assert {g['group_name']: g['weight_decay'] for g in adamw_groups}['layer_1_decay'] == 0.01
+    assert {g['group_name']: g['weight_decay'] for g in adamw_groups}['layer_1_no_decay'] == 0.0
+
+
+def test_sgd_without_weight_decay_steps():
+    from mmengine.optim import build_optim_wrapper
+
+    from helpers import optim_cfg
+    model = toy_vit_segmentor(depth=2)
+    wrapper = build_optim_wrapper(model, optim_cfg(CONSTRUCTOR, dict(layer_decay_rate=0.9),
+                                                   optimizer='SGD', weight_decay=None))
+    before = model.decode_head.weight.detach().clone()
+    loss = model.decode_head(torch.randn(1, 8, 2, 2)).sum()
+    wrapper.update_params(loss)
+    assert not torch.equal(before, model.decode_head.weight)
