@@ -1,0 +1,36 @@
+"""The group report: one INFO record on rank 0 (table + InternVL's JSON), detail at DEBUG."""
+import json
+
+from helpers import build_groups
+from toy_models import toy_vit_segmentor
+
+CONSTRUCTOR = 'CustomLayerDecayOptimizerConstructor'
+
+
+def test_one_info_record_with_table_and_json_summary(log_records):
+    groups = build_groups(toy_vit_segmentor(depth=2), CONSTRUCTOR, dict(layer_decay_rate=0.9))
+    infos = log_records.messages(20)
+    assert len(infos) == 1
+    (report,) = infos
+    assert report.startswith('CustomLayerDecayOptimizerConstructor: 8 param groups; layer ids: '
+                             'vit; num_layers=2 (inferred from the model); layer_decay_rate=0.9')
+    assert 'group             layer' in report
+    summary = json.loads(report.split('Param groups = ', 1)[1])
+    assert list(summary) == [g['group_name'] for g in groups]
+    first = summary['layer_0_decay']
+    assert first == {'param_names': ['backbone.cls_token', 'backbone.pos_embed',
+                                     'backbone.patch_embed.proj.weight'],
+                     'lr_scale': 0.9 ** 3, 'lr': 0.9 ** 3 * 1e-3, 'weight_decay': 0.05}
+
+
+def test_per_parameter_detail_is_debug_only(log_records):
+    build_groups(toy_vit_segmentor(depth=1), CONSTRUCTOR, dict(layer_decay_rate=0.9))
+    (detail,) = log_records.messages(10)
+    assert 'backbone.blocks.0.attn.weight: group=layer_1_decay layer_id=1' in detail
+
+
+def test_other_ranks_log_nothing(log_records, monkeypatch):
+    import mmcv_custom.engine.report as report
+    monkeypatch.setattr(report, 'get_rank', lambda: 1)
+    groups = build_groups(toy_vit_segmentor(depth=1), CONSTRUCTOR, dict(layer_decay_rate=0.9))
+    assert groups and log_records.records == []
