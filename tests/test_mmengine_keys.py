@@ -107,6 +107,13 @@ def test_without_mmengine_keys_nothing_changes():
         [(g['group_name'], g['param_names'], g['lr'], g['weight_decay']) for g in with_defaults]
 
 
+def test_extra_options_given_as_lists_group_like_tuples():
+    groups = build(custom_keys={'attn': dict(betas=[0.8, 0.9])})
+    attn = [g for g in groups if any('attn' in name for name in g['param_names'])]
+    assert [g['betas'] for g in attn] == [[0.8, 0.9]] * len(attn)
+    assert all(all('attn' in name for name in g['param_names']) for g in attn)
+
+
 def test_groups_step_with_extra_options():
     model = toy_vit_segmentor(depth=2)
     groups = build(model, custom_keys={'attn': dict(lr_mult=0.1, betas=(0.8, 0.9))})

@@ -91,7 +91,9 @@ def build_param_groups(params: Sequence[ParamInfo], rule: LayerIdRule, num_layer
     for info in params:
         layer_id = rule.layer_id(info.name, num_layers)
         options = options_of(info)
-        key = (layer_id, options)
+        # repr: extra options from a config may be lists, which do not hash
+        key = (layer_id, options.decays, options.weight_decay, options.lr_mult,
+               repr(options.extras))
         group = groups.get(key)
         if group is None:
             lr_scale = rate ** (head - layer_id) * options.lr_mult
