@@ -167,3 +167,41 @@ def test_sgd_without_weight_decay_steps():
     loss = model.decode_head(torch.randn(1, 8, 2, 2)).sum()
     wrapper.update_params(loss)
     assert not torch.equal(before, model.decode_head.weight)
+
+
+def _real_vit_backbones():
+    from mmpretrain.models import VisionTransformer as PretrainViT
+    from mmseg.models.backbones import MAE, BEiT
+    from mmseg.models.backbones import VisionTransformer as SegViT
+    tiny = dict(img_size=(32, 32), patch_size=8, embed_dims=16, num_layers=3, num_heads=2,
+                mlp_ratio=2)
+    return {
+        'mmseg.VisionTransformer': SegViT(**tiny, final_norm=True),
+        'mmseg.BEiT': BEiT(**tiny),
+        'mmseg.MAE': MAE(**tiny),
+        'mmpretrain.VisionTransformer': PretrainViT(
+            arch=dict(embed_dims=16, num_layers=3, num_heads=2, feedforward_channels=32),
+            img_size=32, patch_size=8, out_type='featmap'),
+    }
+
+
+@pytest.mark.parametrize('backbone', sorted(_real_vit_backbones()))
+def test_real_vit_backbones_get_vit_layer_ids(backbone):
+    model = torch.nn.Module()
+    model.backbone = _real_vit_backbones()[backbone]
+    model.decode_head = torch.nn.Conv2d(16, 3, 1)
+    groups = build_groups(model, CONSTRUCTOR, dict(layer_decay_rate=0.9))
+    layer_of = {name: g['layer_id'] for g in groups for name in g['param_names']}
+    lr_of = {name: g['lr'] for g in groups for name in g['param_names']}
+    assert layer_of['backbone.cls_token'] == 0
+    assert layer_of['backbone.patch_embed.projection.weight'] == 0
+    for i in range(3):
+        in_block = [n for n in layer_of if n.startswith(f'backbone.layers.{i}.')]
+        assert in_block and {layer_of[n] for n in in_block} == {i + 1}
+    assert layer_of['decode_head.weight'] == 4
+    assert lr_of['backbone.cls_token'] == BASE_LR * 0.9 ** 4
+    assert lr_of['decode_head.weight'] == BASE_LR
+    # and the same groups as LearningRateDecayOptimizerConstructor's ViT rule
+    same = build_groups(model, 'LearningRateDecayOptimizerConstructor', dict(decay_rate=0.9))
+    assert [(g['group_name'], g['param_names'], g['lr']) for g in same] == \
+        [(g['group_name'], g['param_names'], g['lr']) for g in groups]
