@@ -11,6 +11,8 @@ from .layer_ids import (ConvNeXtLayerIds, ConvNeXtStageIds, LayerIdRule, ModelLa
                         ViTLayerIds)
 from .param_groups_lrd import param_groups_lrd
 from .registry import register_constructors
+from .schedulers import PolyLRRatio  # noqa: F401  (registers the scheduler)
+from .checkpoint import load_from_local  # noqa: F401  (safe loading of local checkpoints)
 from .version import __version__
 
 register_constructors(CustomLayerDecayOptimizerConstructor, LearningRateDecayOptimizerConstructor)

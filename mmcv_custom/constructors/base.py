@@ -4,13 +4,15 @@ import numbers
 from typing import Any, ClassVar, List, Optional
 
 import torch
-from mmengine.optim import DefaultOptimWrapperConstructor
+from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 from mmengine.registry import OPTIMIZERS
 from torch import nn
 
 from ..engine import LayerDecayResult, ParamwiseSchema, build_layer_decay_groups, log_param_groups
 from ..engine.config import MissingKeyError
 from ..engine.params import ModelParams
+from ..engine.resume_check import install_resume_check
+from ..engine.zero_groups import keep_zero_param_names
 from ..layer_ids import (LayerIdRule, ModelLayerDepth, find_layer_depth_fn,
                          no_weight_decay_names)
 from ..registry import scope_override_note
@@ -83,6 +85,17 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
         self.rate: float = self.settings[self.rate_key]
         #: What the last ``add_params`` built (groups, rule, num_layers, notes).
         self.result: Optional[LayerDecayResult] = None
+
+    def __call__(self, model: nn.Module) -> OptimWrapper:
+        """Build the optim wrapper, then guard its optimizer: a resume whose param groups differ
+        from the checkpoint's raises a ValueError naming them (``engine.resume_check``), and a
+        ``ZeroRedundancyOptimizer`` keeps true ``param_names`` on every rank
+        (``engine.zero_groups``)."""
+        optim_wrapper = super().__call__(model)
+        optimizer = optim_wrapper.optimizer
+        keep_zero_param_names(optimizer)
+        install_resume_check(optimizer, type(self).__name__)
+        return optim_wrapper
 
     def _validate_cfg(self) -> None:
         """Everything is validated by ``schema``; MMEngine's own check would refuse decay

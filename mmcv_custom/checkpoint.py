@@ -1,0 +1,125 @@
+"""Resume MMEngine checkpoints under torch >= 2.6 without turning ``weights_only`` off.
+
+Since torch 2.6, ``torch.load`` defaults to ``weights_only=True``: it unpickles tensors and plain
+containers only. MMEngine 0.10.7 calls ``torch.load(filename, map_location=...)`` for local files,
+and its checkpoints also hold a few other objects, so ``--resume`` (and ``load_from`` of a full
+checkpoint) fails with ``_pickle.UnpicklingError: Weights only load failed``. Passing
+``weights_only=False`` would let any checkpoint run arbitrary code when it is loaded.
+
+Importing ``mmcv_custom`` instead registers :func:`load_from_local` as MMEngine's loader for local
+paths (``CheckpointLoader.register_scheme(prefixes='', force=True)``). It still loads with
+``weights_only=True`` and allows, for that one load (``torch.serialization.safe_globals``), exactly
+the extra types an MMEngine checkpoint contains (found by reading the pickles of CPU / DDP / ZeRO /
+AMP / EMA runs of mmengine 0.10.7 with numpy 2):
+
+- ``mmengine.logging.history_buffer.HistoryBuffer``: the message hub's ``log_scalars``;
+- the statistics methods ``HistoryBuffer.min`` / ``max`` / ``current`` / ``mean`` (and any method
+  registered with ``HistoryBuffer.register_statistics``), which the buffer pickles as
+  ``getattr(HistoryBuffer, name)``: the pickle's ``builtins.getattr`` is mapped to
+  :func:`history_buffer_statistic`, which returns those and refuses everything else (plain
+  ``getattr`` is never allowed);
+- numpy arrays and scalars (the buffers' histories, ``runtime_info['eta']``):
+  ``numpy.ndarray``, ``numpy.dtype``, the numeric dtype classes (``numpy.dtypes.Float64DType``, ...),
+  and the reconstruct functions ``numpy._core.multiarray._reconstruct`` / ``scalar`` (also under
+  numpy 1.x's name ``numpy.core.multiarray``, for checkpoints written with numpy < 2);
+- ``collections.OrderedDict`` and ``_codecs.encode`` (already allowed by torch).
+
+Nothing is added to torch's global allow-list (``add_safe_globals`` is not called). A checkpoint
+that holds any other pickled object is refused with :class:`UnsafeCheckpointError`, which names
+the object and says how to proceed for a file one trusts. Checkpoints loaded from URLs, pavi or
+ceph keep MMEngine's own loaders.
+"""
+import os.path as osp
+import pickle
+from typing import Any, Callable, List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.runner.checkpoint import CheckpointLoader
+
+__all__ = ['UnsafeCheckpointError', 'checkpoint_safe_globals', 'history_buffer_statistic',
+           'load_from_local', 'install']
+
+_DEFAULT_STATISTICS = ('min', 'max', 'current', 'mean')
+_NUMERIC_DTYPE_NAMES = ('BoolDType', 'Int8DType', 'Int16DType', 'Int32DType', 'Int64DType',
+                        'UInt8DType', 'UInt16DType', 'UInt32DType', 'UInt64DType',
+                        'Float16DType', 'Float32DType', 'Float64DType', 'LongDType',
+                        'ULongDType', 'LongLongDType', 'ULongLongDType', 'ByteDType',
+                        'UByteDType', 'ShortDType', 'UShortDType', 'IntDType', 'UIntDType')
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint holds a pickled object outside the types MMEngine's checkpoints contain."""
+
+
+def history_buffer_statistic(owner: Any, name: str) -> Callable:
+    """What a pickled ``getattr(HistoryBuffer, name)`` may return: one of the buffer's statistics
+    methods (``min``, ``max``, ``current``, ``mean`` and those registered with
+    ``HistoryBuffer.register_statistics``), and nothing else."""
+    allowed = {**{key: HistoryBuffer.__dict__.get(key) for key in _DEFAULT_STATISTICS},
+               **HistoryBuffer._statistics_methods}
+    if owner is HistoryBuffer and isinstance(name, str) and callable(allowed.get(name)):
+        return allowed[name]
+    raise UnsafeCheckpointError(
+        f'checkpoint asks for getattr({owner!r}, {name!r}); only the statistics methods of '
+        f'mmengine HistoryBuffer ({sorted(allowed)}) are allowed')
+
+
+def _numpy_reconstructors() -> List[Tuple[Callable, str]]:
+    multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
+    entries = []
+    for module in ('numpy._core.multiarray', 'numpy.core.multiarray'):
+        entries.append((multiarray._reconstruct, f'{module}._reconstruct'))
+        entries.append((multiarray.scalar, f'{module}.scalar'))
+    return entries
+
+
+def checkpoint_safe_globals() -> List[Union[Any, Tuple[Any, str]]]:
+    """The globals allowed while an MMEngine checkpoint is loaded (see the module docstring)."""
+    allowed: List[Union[Any, Tuple[Any, str]]] = [
+        HistoryBuffer,
+        (history_buffer_statistic, 'builtins.getattr'),
+        np.ndarray,
+        np.dtype,
+    ]
+    allowed += _numpy_reconstructors()
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        allowed += [getattr(dtypes, name) for name in _NUMERIC_DTYPE_NAMES
+                    if hasattr(dtypes, name)]
+    return allowed
+
+
+def _refusal(filename: str, error: Exception) -> UnsafeCheckpointError:
+    reason = str(error).strip().splitlines()
+    detail = next((line.strip() for line in reason
+                   if 'Unsupported global' in line or 'unrecognized function' in line
+                   or 'Can only create' in line or 'getattr' in line), reason[-1] if reason else '')
+    return UnsafeCheckpointError(
+        f'mmcv_custom refused to load checkpoint {filename!r}: it holds a pickled object that an '
+        f'MMEngine checkpoint does not contain ({detail}). It is loaded with weights_only=True, '
+        'allowing only tensors, plain containers and the types listed in '
+        'mmcv_custom.checkpoint.checkpoint_safe_globals(). If you trust this file, extract the '
+        "state dicts you need once with torch.load(path, weights_only=False) and save them "
+        'again with torch.save.')
+
+
+def load_from_local(filename: str, map_location: Optional[Any] = None) -> Any:
+    """MMEngine's local-file loader, with ``weights_only=True`` and MMEngine's types allowed."""
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    with torch.serialization.safe_globals(checkpoint_safe_globals()):
+        try:
+            return torch.load(filename, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as error:
+            raise _refusal(filename, error) from None
+
+
+def install() -> None:
+    """Make :func:`load_from_local` MMEngine's loader for local paths (idempotent)."""
+    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+
+
+install()
