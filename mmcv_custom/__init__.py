@@ -7,6 +7,7 @@ It needs only torch and MMEngine.
 from .constructors import (CustomLayerDecayOptimizerConstructor,
                            LearningRateDecayOptimizerConstructor)
 from .engine import ConfigKeyError, MissingKeyError, UnknownKeyError, summarize_groups
+from .hooks import LayerDecayLogProcessor, LayerDecayLrHook
 from .layer_ids import (ConvNeXtLayerIds, ConvNeXtStageIds, LayerIdRule, ModelLayerDepth,
                         ViTLayerIds)
 from .param_groups_lrd import param_groups_lrd
@@ -21,4 +22,5 @@ __all__ = [
     '__version__', 'CustomLayerDecayOptimizerConstructor', 'LearningRateDecayOptimizerConstructor',
     'param_groups_lrd', 'ViTLayerIds', 'ConvNeXtLayerIds', 'ConvNeXtStageIds', 'ModelLayerDepth',
     'LayerIdRule', 'summarize_groups', 'ConfigKeyError', 'MissingKeyError', 'UnknownKeyError',
+    'LayerDecayLrHook', 'LayerDecayLogProcessor',
 ]
