@@ -1,0 +1,75 @@
+"""Inspect the layer-decay parameter groups of a config and simulate its learning-rate schedule.
+
+    python tools/analysis_tools/param_groups.py CONFIG [--out-dir DIR] [--meta]
+        [--iters-per-epoch N] [--cfg-options KEY=VALUE ...]
+
+Builds the config's model (on the ``meta`` device with ``--meta``: no memory, no weights) and its
+optimizer through the config's constructor, prints the per-group table and writes, to
+``work_dirs/<config stem>/param_groups/`` unless ``--out-dir`` is given:
+
+- ``param_groups.json``: one record per group (name, layer id, lr, lr_scale, weight decay, number
+  of tensors and parameters, parameter names);
+- ``lr_by_layer.png``: lr (log scale) and weight decay against layer id, one point per group;
+- ``lr_schedule.png`` / ``lr_schedule.json``: the lr of the embedding group, a middle block and the
+  head over the whole training, from the config's own ``param_scheduler`` (simulated, no training).
+  Epoch-based schedules use the train dataloader's length when its dataset can be built here,
+  else ``--iters-per-epoch`` (default 1000).
+"""
+import argparse
+import logging
+import resource
+import sys
+
+from mmengine.config import DictAction
+from mmengine.logging import MMLogger
+
+from mmcv_custom.analysis.param_groups import DEFAULT_ITERS_PER_EPOCH, inspect_config
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Print and plot the parameter groups and lr schedule of a config')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--out-dir', help='output folder (default: '
+                        'work_dirs/<config stem>/param_groups)')
+    parser.add_argument('--meta', action='store_true',
+                        help='build the model on the meta device (no memory, no weights)')
+    parser.add_argument('--iters-per-epoch', type=int, default=None,
+                        help='epoch length for epoch-based schedules (default: the train '
+                        'dataloader length if its dataset exists, else '
+                        f'{DEFAULT_ITERS_PER_EPOCH})')
+    parser.add_argument('--no-figures', action='store_true', help='write the JSON files only')
+    parser.add_argument('--verbose', action='store_true',
+                        help="also show the constructor's own INFO report")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. optim_wrapper.optimizer.lr=1e-4')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if not args.verbose:
+        MMLogger.get_current_instance().setLevel(logging.WARNING)
+    result = inspect_config(args.config, out_dir=args.out_dir, meta=args.meta,
+                            cfg_options=args.cfg_options, iters_per_epoch=args.iters_per_epoch,
+                            draw=not args.no_figures)
+    print(result.table)
+    for note in result.notes:
+        print(f'note: {note}')
+    schedule = result.schedule
+    print(f'{len(result.groups)} groups, {result.num_params:,} parameters on {result.device}; '
+          f'schedule simulated over {schedule.total_iters} iterations'
+          + (f' ({schedule.iters_per_epoch} iters/epoch, {schedule.iters_per_epoch_source})'
+             if schedule.by_epoch else ''))
+    for label, values in zip(schedule.labels, schedule.lr):
+        print(f'  {label}: lr first {values[0]:.4g}, max {max(values):.4g}, last {values[-1]:.4g}')
+    timing = ', '.join(f'{key} {value:.2f}s' for key, value in result.seconds.items())
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f'time: {timing}; peak RSS {peak_mib:.0f} MiB')
+    for name, path in result.files.items():
+        print(f'wrote {path}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
