@@ -91,11 +91,16 @@ def checkpoint_safe_globals() -> List[Union[Any, Tuple[Any, str]]]:
     return allowed
 
 
+#: Words of the line of torch's message that names the refused object.
+_DETAIL_KEYS = ('GLOBAL', 'getattr', 'unrecognized function', 'Can only create', 'Unsupported')
+
+
 def _refusal(filename: str, error: Exception) -> UnsafeCheckpointError:
-    reason = str(error).strip().splitlines()
-    detail = next((line.strip() for line in reason
-                   if 'Unsupported global' in line or 'unrecognized function' in line
-                   or 'Can only create' in line or 'getattr' in line), reason[-1] if reason else '')
+    lines = [line.split('WeightsUnpickler error:', 1)[-1].strip()
+             for line in str(error).splitlines() if line.strip()]
+    detail = next((line for line in lines if any(key in line for key in _DETAIL_KEYS)),
+                  lines[-1] if lines else '')
+    detail = detail.split(' Please use `torch.serialization.add_safe_globals')[0]
     return UnsafeCheckpointError(
         f'mmcv_custom refused to load checkpoint {filename!r}: it holds a pickled object that an '
         f'MMEngine checkpoint does not contain ({detail}). It is loaded with weights_only=True, '

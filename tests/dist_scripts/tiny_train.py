@@ -133,8 +133,14 @@ class LrRecorder(Hook):
 
     priority = 'LOWEST'
 
-    def __init__(self, sleep: float = 0.0) -> None:
+    def __init__(self, sleep: float = 0.0, stop_after: int = 0) -> None:
         self.sleep = sleep
+        self.stop_after = stop_after
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        # after CheckpointHook (this hook is LOWEST): the crash comes right after a checkpoint
+        if self.stop_after and runner.iter == self.stop_after:
+            os._exit(3)
 
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         if get_rank() == 0:
@@ -173,6 +179,12 @@ def build_cfg(args) -> dict:
                          paramwise_cfg=paramwise)
     if args.constructor == 'mmdet':
         optim_wrapper['constructor'] = 'ReliabilityMMDetLayerDecay'
+    if args.wrapper == 'amp':
+        optim_wrapper.update(type='AmpOptimWrapper', dtype='bfloat16')
+    elif args.wrapper == 'accum':
+        optim_wrapper.update(accumulative_counts=2)
+    elif args.wrapper == 'clip':
+        optim_wrapper.update(clip_grad=dict(max_norm=0.05, norm_type=2))
     return dict(
         model=dict(type='ReliabilityTinyClassifier', depth=args.depth, arch=args.arch),
         work_dir=args.work_dir,
@@ -190,8 +202,10 @@ def build_cfg(args) -> dict:
         default_hooks=dict(
             checkpoint=dict(type='CheckpointHook', interval=args.ckpt_interval, by_epoch=False),
             logger=dict(type='LoggerHook', interval=1)),
-        custom_hooks=[dict(type='ReliabilityLrRecorder', sleep=args.sleep),
-                      dict(type='ReliabilityGroupDigest')],
+        custom_hooks=[dict(type='ReliabilityLrRecorder', sleep=args.sleep,
+                           stop_after=args.stop_after),
+                      dict(type='ReliabilityGroupDigest')] + (
+                          [dict(type='EMAHook', momentum=0.1)] if args.ema else []),
         randomness=dict(seed=0, deterministic=True),
         env_cfg=dict(dist_cfg=dict(backend='gloo')),
         model_wrapper_cfg=dict(type='MMDistributedDataParallel', device_ids=None),
@@ -213,6 +227,10 @@ def parse_args(argv=None):
     parser.add_argument('--freeze', default='', help='comma-separated parameter-name prefixes')
     parser.add_argument('--constructor', choices=['ours', 'mmdet'], default='ours')
     parser.add_argument('--sleep', type=float, default=0.0)
+    parser.add_argument('--stop-after', type=int, default=0,
+                        help='exit abruptly right after this iteration (and its checkpoint)')
+    parser.add_argument('--wrapper', choices=['plain', 'amp', 'accum', 'clip'], default='plain')
+    parser.add_argument('--ema', action='store_true')
     parser.add_argument('--resume', action='store_true')
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
     return parser.parse_args(argv)
@@ -220,6 +238,11 @@ def parse_args(argv=None):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.wrapper == 'amp':
+        # MMEngine's AmpOptimWrapper asserts a CUDA/NPU/MLU/MUSA device although its autocast
+        # supports the CPU (bf16); its GradScaler disables itself without CUDA.
+        from mmengine.optim.optimizer import amp_optimizer_wrapper
+        amp_optimizer_wrapper.is_cuda_available = lambda: True
     if args.constructor == 'mmdet':
         # mmcv_custom replaces mmdet's class in mmdet's registry; reach the original by a name
         # of its own to write a checkpoint with mmdet's groups.
