@@ -17,11 +17,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def env() -> dict:
+def env(extra: Optional[dict] = None) -> dict:
+    """The environment of a child run; ``PYTHONPATH`` in ``extra`` is prepended with ROOT."""
+    extra = dict(extra or {})
     variables = dict(os.environ, OMP_NUM_THREADS='1', PYTHONHASHSEED='0',
                      CUBLAS_WORKSPACE_CONFIG=':4096:8')
-    variables['PYTHONPATH'] = os.pathsep.join(
-        [ROOT, variables.get('PYTHONPATH', '')]).rstrip(os.pathsep)
+    paths = [ROOT, extra.pop('PYTHONPATH', ''), variables.get('PYTHONPATH', '')]
+    variables['PYTHONPATH'] = os.pathsep.join(p for p in paths if p)
+    variables.update(extra)
     return variables
 
 
@@ -30,11 +33,11 @@ def torchrun_cmd(script: str, args: List[str], nproc: int = 2) -> List[str]:
             f'--master_port={free_port()}', script, *args]
 
 
-def run(cmd: List[str], timeout: float = 120, cwd: Optional[str] = None
-        ) -> subprocess.CompletedProcess:
+def run(cmd: List[str], timeout: float = 120, cwd: Optional[str] = None,
+        env_extra: Optional[dict] = None) -> subprocess.CompletedProcess:
     """Run ``cmd``; its output is kept for the assertion message."""
-    return subprocess.run(cmd, cwd=cwd or ROOT, env=env(), capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(cmd, cwd=cwd or ROOT, env=env(env_extra), capture_output=True,
+                          text=True, timeout=timeout)
 
 
 def tail(result: subprocess.CompletedProcess, lines: int = 40) -> str:

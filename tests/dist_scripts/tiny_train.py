@@ -9,7 +9,6 @@ checkpoint of ``--work-dir``. What the tests compare is written under ``--work-d
 - ``lrs.jsonl`` (rank 0): one line per iteration, ``{"iter": i, "lr": [per group]}``.
 """
 import argparse
-import hashlib
 import json
 import os
 import os.path as osp
@@ -18,15 +17,18 @@ import time
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.registry import DATASETS, HOOKS, MODELS
 from mmengine.runner import Runner
 from torch import nn
+from torch.utils.data import Dataset
 
 import mmcv_custom  # noqa: F401  (constructors, scheduler, safe checkpoint loading)
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from digest_hook import group_digest  # noqa: E402,F401  (registers ReliabilityGroupDigest)
 
 DIM, PATCH, SIZE, CLASSES = 8, 4, 16, 3
 
@@ -149,24 +151,6 @@ class LrRecorder(Hook):
                 f.write(json.dumps(dict(iter=runner.iter, lr=[g['lr'] for g in groups])) + '\n')
         if self.sleep:
             time.sleep(self.sleep)
-
-
-def group_digest(groups) -> dict:
-    """What must be identical on every rank: names, members, lr and weight decay, in order."""
-    layout = [[g['group_name'], list(g['param_names']), repr(g['lr']), repr(g['weight_decay'])]
-              for g in groups]
-    return dict(layout=layout,
-                sha256=hashlib.sha256(json.dumps(layout).encode()).hexdigest())
-
-
-@HOOKS.register_module(name='ReliabilityGroupDigest', force=True)
-class GroupDigest(Hook):
-    """Each rank writes the digest of the groups it built to ``groups_rank{R}.json``."""
-
-    def before_train(self, runner) -> None:
-        path = osp.join(runner.work_dir, f'groups_rank{get_rank()}.json')
-        with open(path, 'w') as f:
-            json.dump(group_digest(runner.optim_wrapper.optimizer.param_groups), f)
 
 
 def build_cfg(args) -> dict:
