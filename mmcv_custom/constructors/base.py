@@ -1,4 +1,5 @@
 """What both layer-decay constructors share: config checks, the call into the engine, the report."""
+import difflib
 import inspect
 import numbers
 from typing import Any, ClassVar, List, Optional
@@ -9,7 +10,7 @@ from mmengine.registry import OPTIMIZERS
 from torch import nn
 
 from ..engine import LayerDecayResult, ParamwiseSchema, build_layer_decay_groups, log_param_groups
-from ..engine.config import MissingKeyError
+from ..engine.config import MissingKeyError, UnknownKeyError
 from ..engine.params import ModelParams
 from ..engine.resume_check import install_resume_check
 from ..engine.zero_groups import keep_zero_param_names
@@ -90,7 +91,17 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
         """Build the optim wrapper, then guard its optimizer: a resume whose param groups differ
         from the checkpoint's raises a ValueError naming them (``engine.resume_check``), and a
         ``ZeroRedundancyOptimizer`` keeps true ``param_names`` on every rank
-        (``engine.zero_groups``)."""
+        (``engine.zero_groups``). An optimizer type no registry knows is a KeyError naming it."""
+        optimizer_type = self.optimizer_cfg['type']
+        if isinstance(optimizer_type, str):
+            with OPTIMIZERS.switch_scope_and_registry(None) as registry:
+                if registry.get(optimizer_type) is None:
+                    known = sorted(set(registry.module_dict) | set(OPTIMIZERS.module_dict))
+                    close = difflib.get_close_matches(optimizer_type, known, n=1)
+                    hint = f' Did you mean {close[0]!r}?' if close else ''
+                    raise UnknownKeyError(
+                        f'{type(self).__name__}: optim_wrapper.optimizer.type='
+                        f'{optimizer_type!r} is not a registered optimizer.{hint} Known: {known}')
         optim_wrapper = super().__call__(model)
         optimizer = optim_wrapper.optimizer
         keep_zero_param_names(optimizer)
