@@ -37,11 +37,12 @@ import torch
 from mmengine.config import Config
 from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
                              is_npu_available)
-from mmengine.logging import print_log
+from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.registry import DATASETS, MODELS, PARAM_SCHEDULERS, DefaultScope
 from mmengine.utils import import_modules_from_strings
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 #: Epoch length used for epoch-based schedules when neither the option nor the dataset gives one.
 DEFAULT_ITERS_PER_EPOCH = 1000
@@ -54,7 +55,7 @@ PathLike = Union[str, Path]
 
 
 def _log(message: str, level: int = logging.INFO) -> None:
-    print_log(message, logger='current', level=level)
+    MMLogger.get_current_instance().log(level, message)
 
 
 def load_config(path: PathLike, cfg_options: Optional[Dict[str, Any]] = None) -> Config:
@@ -72,16 +73,40 @@ def _default_scope(cfg: Config):
     return DefaultScope.overwrite_default_scope(cfg.get('default_scope'))
 
 
+#: Factories that allocate storage (parameters, buffers): sent to ``meta`` by ``MetaAllocation``.
+ALLOCATING_FACTORIES = frozenset({
+    torch.empty, torch.empty_strided, torch.empty_permuted, torch.zeros, torch.ones, torch.full,
+    torch.rand, torch.randn, torch.randint,
+})
+
+
+class MetaAllocation(TorchFunctionMode):
+    """Inside this mode, allocating factories without a ``device`` (``torch.empty``, ``zeros``,
+    ``ones``, ``full``, ``rand*``: how modules create their parameters) create ``meta`` tensors.
+
+    Value factories (``arange``, ``linspace``, ``tensor`` ...) stay on the CPU, because model
+    constructors read their values: mmseg's ViT and mmpretrain's ConvNeXt take drop-path rates
+    from ``torch.linspace(...)`` with ``.item()``, which ``with torch.device('meta')`` refuses.
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        if func in ALLOCATING_FACTORIES and kwargs.get('device') is None:
+            kwargs['device'] = torch.device('meta')
+        return func(*args, **kwargs)
+
+
 def build_model(cfg: Config, meta: bool = False) -> nn.Module:
     """``cfg.model`` built under the config's default scope, without ``init_weights``.
 
-    With ``meta=True`` the parameters live on the ``meta`` device. If the model's constructor
-    needs real tensor values there, it is built on the CPU and a warning says so.
+    With ``meta=True`` the parameters are allocated on the ``meta`` device (see
+    ``MetaAllocation``; small buffers computed from values may stay on the CPU). If the model's
+    constructor still needs real values of a meta tensor, it is built on the CPU, with a warning.
     """
     with _default_scope(cfg):
         if meta:
             try:
-                with torch.device('meta'):
+                with MetaAllocation():
                     return MODELS.build(copy.deepcopy(cfg.model))
             except (RuntimeError, NotImplementedError) as error:
                 if 'meta' not in str(error):
