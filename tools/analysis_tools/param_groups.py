@@ -48,11 +48,16 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    logger = MMLogger.get_current_instance()
+    level = logger.level
     if not args.verbose:
-        MMLogger.get_current_instance().setLevel(logging.WARNING)
-    result = inspect_config(args.config, out_dir=args.out_dir, meta=args.meta,
-                            cfg_options=args.cfg_options, iters_per_epoch=args.iters_per_epoch,
-                            draw=not args.no_figures)
+        logger.setLevel(logging.WARNING)
+    try:
+        result = inspect_config(args.config, out_dir=args.out_dir, meta=args.meta,
+                                cfg_options=args.cfg_options,
+                                iters_per_epoch=args.iters_per_epoch, draw=not args.no_figures)
+    finally:
+        logger.setLevel(level)
     print(result.table)
     for note in result.notes:
         print(f'note: {note}')
