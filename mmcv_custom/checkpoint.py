@@ -19,7 +19,8 @@ AMP / EMA runs of mmengine 0.10.7 with numpy 2):
   :func:`history_buffer_statistic`, which returns those and refuses everything else (plain
   ``getattr`` is never allowed);
 - numpy arrays and scalars (the buffers' histories, ``runtime_info['eta']``):
-  ``numpy.ndarray``, ``numpy.dtype``, the numeric dtype classes (``numpy.dtypes.Float64DType``, ...),
+  ``numpy.ndarray``, ``numpy.dtype``, the numeric dtype classes
+  (``numpy.dtypes.Float64DType``, ...),
   and the reconstruct functions ``numpy._core.multiarray._reconstruct`` / ``scalar`` (also under
   numpy 1.x's name ``numpy.core.multiarray``, for checkpoints written with numpy < 2);
 - ``collections.OrderedDict`` and ``_codecs.encode`` (already allowed by torch).

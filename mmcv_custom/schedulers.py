@@ -10,8 +10,8 @@ is about ``4e-6``). mmseg's default 160k schedule uses ``eta_min=1e-4``, so for 
 the decay. ``CosineAnnealingLR`` has the same trap with ``eta_min``; it offers ``eta_min_ratio``,
 which scales the floor per group, and is the fix there.
 
-``PolyLRRatio`` gives ``PolyLR`` the same choice. Each group ``g`` with initial lr ``base_g`` gets its
-own floor ``eta_min_g``:
+``PolyLRRatio`` gives ``PolyLR`` the same choice. Each group ``g`` with initial lr ``base_g``
+gets its own floor ``eta_min_g``:
 
 - ``eta_min_ratio=r`` (a number in [0, 1]): ``eta_min_g = r * base_g``; every group ends at the same
   fraction of its start, so the layer-decay ratios hold for the whole run.
