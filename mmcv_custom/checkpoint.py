@@ -9,8 +9,8 @@ checkpoint) fails with ``_pickle.UnpicklingError: Weights only load failed``. Pa
 Importing ``mmcv_custom`` instead registers :func:`load_from_local` as MMEngine's loader for local
 paths (``CheckpointLoader.register_scheme(prefixes='', force=True)``). It still loads with
 ``weights_only=True`` and allows, for that one load (``torch.serialization.safe_globals``), exactly
-the extra types an MMEngine checkpoint contains (found by reading the pickles of CPU / DDP / ZeRO /
-AMP / EMA runs of mmengine 0.10.7 with numpy 2):
+the extra types an MMEngine checkpoint contains (found by reading the pickles of single-process,
+2-process DDP, AMP and EMA runs of mmengine 0.10.7 with numpy 2):
 
 - ``mmengine.logging.history_buffer.HistoryBuffer``: the message hub's ``log_scalars``;
 - the statistics methods ``HistoryBuffer.min`` / ``max`` / ``current`` / ``mean`` (and any method
