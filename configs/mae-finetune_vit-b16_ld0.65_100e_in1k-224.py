@@ -1,7 +1,8 @@
 # ImageNet-1k fine-tuning of an MAE-pretrained ViT-B/16 (mmpretrain VisionTransformer), MAE's
 # recipe: AdamW with base lr 5e-4 per 256 images (lr = 5e-4 * 1024 / 256 = 2e-3 for 8 GPUs x 128),
-# weight decay 0.05, layer-wise lr decay 0.65, 100 epochs: 5 warm-up epochs then cosine to 1e-6
-# (both stepped every iteration), label smoothing 0.1, Mixup 0.8 / CutMix 1.0, drop path 0.1.
+# weight decay 0.05, layer-wise lr decay 0.65, 100 epochs: 5 warm-up epochs then cosine down to
+# 1e-6 x the group's lr scale (both stepped every iteration), label smoothing 0.1,
+# Mixup 0.8 / CutMix 1.0, drop path 0.1.
 #
 # Constructor: CustomLayerDecayOptimizerConstructor with layer_ids_from_model=True. mmpretrain's
 # VisionTransformer implements get_layer_depth(param_name, prefix), so the backbone states its own
@@ -40,10 +41,11 @@ model = dict(
 
 base_lr = 5e-4
 total_batch_size = 8 * 128
+lr = base_lr * total_batch_size / 256
+min_lr = 1e-6
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=base_lr * total_batch_size / 256, betas=(0.9, 0.999),
-                   weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=lr, betas=(0.9, 0.999), weight_decay=0.05),
     constructor='CustomLayerDecayOptimizerConstructor',
     paramwise_cfg=dict(
         layer_decay_rate=0.65,
@@ -55,13 +57,17 @@ optim_wrapper = dict(
             '.pos_embed': dict(decay_mult=0.0),
         }))
 
+# MAE scales the whole schedule, its floor min_lr included, by each group's lr_scale, so a group
+# ends at min_lr * lr_scale. MMEngine's `eta_min` is one absolute floor for every group (the
+# embeddings, at 2e-3 * 0.65 ** 13 ~ 7.5e-6, would end at 1e-6, 13% of their peak);
+# `eta_min_ratio` is relative to each group's own lr, which reproduces MAE.
 warmup_epochs = 5
 max_epochs = 100
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=warmup_epochs,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min=1e-6, by_epoch=True,
-         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min_ratio=min_lr / lr,
+         by_epoch=True, begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
 val_cfg = dict()

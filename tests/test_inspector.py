@@ -134,8 +134,9 @@ def test_epoch_based_schedule_is_converted_with_the_given_epoch_length(mae_cfg_a
         def expected(t):
             if t < 50:  # LinearLR(start_factor=1e-4) over epochs 0..5
                 return lr * (1e-4 + (1 - 1e-4) * t / 49)
-            # CosineAnnealingLR(T_max=95 epochs, eta_min=1e-6 absolute) over epochs 5..100
-            return 1e-6 + (lr - 1e-6) * (1 + math.cos(math.pi * (t - 50) / 950)) / 2
+            # CosineAnnealingLR(T_max=95 epochs, eta_min_ratio=1e-6 / 2e-3) over epochs 5..100
+            floor = lr * 1e-6 / 2e-3
+            return floor + (lr - floor) * (1 + math.cos(math.pi * (t - 50) / 950)) / 2
 
         for t in (0, 25, 49, 50, 500, 999):
             assert values[t] == pytest.approx(expected(t), rel=1e-6), (index, t)
