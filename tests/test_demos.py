@@ -15,13 +15,13 @@ from mmengine.optim import build_optim_wrapper
 
 from mmcv_custom import LayerDecayLrHook, summarize_groups
 from mmcv_custom.hooks.layer_decay_lr_hook import head_and_embed_groups
-from tests.toy_models import toy_vit_segmentor
+from toy_models import toy_vit_segmentor
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
 DEMOS = {
     'seg': 'configs/demo/upernet_vit-tiny_ld0.9_200it_shapes-seg.py',
-    'det': 'configs/demo/mask-rcnn_convnext-tiny-w32_lrd0.95_300it_shapes-coco.py',
+    'det': 'configs/demo/mask-rcnn_convnext-tiny-w32_lrd0.95_200it_shapes-coco.py',
     'cls': 'configs/demo/vit-tiny-p4_lrd0.75_150it_shapes-cls.py',
 }
 ITERS = 4

@@ -125,10 +125,10 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=10.0, norm_type=2))
 
 # ----- schedule: linear warm-up, then step decay; validate and save at the end -----
-max_iters = 300
+max_iters = 200
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=30),
-    dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters, milestones=[240],
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
+    dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters, milestones=[160],
          gamma=0.1),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
