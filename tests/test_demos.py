@@ -247,3 +247,37 @@ def test_dist_train_sh_refuses_missing_arguments():
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2
     assert 'usage' in result.stderr.lower()
+
+
+# ----- tools/make_demo_data.py and tools/demo_summary.py -----
+
+def test_demo_data_is_the_same_for_the_same_seed(tmp_path):
+    def make(out):
+        subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_demo_data.py'), '--out',
+                        str(out), '--train', '3', '--val', '2'], check=True, capture_output=True)
+        return {osp.relpath(osp.join(folder, name), out): open(osp.join(folder, name), 'rb').read()
+                for folder, _, names in os.walk(out) for name in names}
+    first, second = make(tmp_path / 'a'), make(tmp_path / 'b')
+    assert first == second
+    assert 'det/annotations/instances_val.json' in first
+    assert 'seg/annotations/validation/val_00001.png' in first
+
+
+def test_seg_baseline_is_the_majority_class_miou(tmp_path):
+    import cv2
+    import numpy as np
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    try:
+        import demo_summary
+    finally:
+        sys.path.remove(osp.join(ROOT, 'tools'))
+    folder = tmp_path / 'annotations' / 'validation'
+    folder.mkdir(parents=True)
+    label = np.zeros((4, 4), np.uint8)
+    label[0, :2] = 1  # 2 pixels of class 1, 14 of class 0, one 255 (ignored)
+    label[3, 3] = 255
+    cv2.imwrite(str(folder / 'a.png'), label)
+    miou, how = demo_summary.seg_baseline(str(tmp_path))
+    # class 0 everywhere: IoU(0) = 13 / 15, IoU(1) = 0, over the 2 classes present.
+    assert miou == pytest.approx(13 / 15 / 2 * 100)
+    assert 'class 0' in how
