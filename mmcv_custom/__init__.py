@@ -1,9 +1,11 @@
 """Layer-wise learning-rate decay for OpenMMLab 2.x.
 
 Importing the package registers ``CustomLayerDecayOptimizerConstructor`` and
-``LearningRateDecayOptimizerConstructor`` in MMEngine's registries (see ``mmcv_custom.registry``).
-It needs only torch and MMEngine.
+``LearningRateDecayOptimizerConstructor`` in MMEngine's registries (see ``mmcv_custom.registry``),
+and the ``LayerDecayLrHook``, ``LayerDecayLogProcessor`` and ``PolyLRRatio`` helpers. It needs only
+torch and MMEngine.
 """
+from .checkpoint import load_from_local
 from .constructors import (CustomLayerDecayOptimizerConstructor,
                            LearningRateDecayOptimizerConstructor)
 from .engine import ConfigKeyError, MissingKeyError, UnknownKeyError, summarize_groups
@@ -12,8 +14,7 @@ from .layer_ids import (ConvNeXtLayerIds, ConvNeXtStageIds, LayerIdRule, ModelLa
                         ViTLayerIds)
 from .param_groups_lrd import param_groups_lrd
 from .registry import register_constructors
-from .schedulers import PolyLRRatio  # noqa: F401  (registers the scheduler)
-from .checkpoint import load_from_local  # noqa: F401  (safe loading of local checkpoints)
+from .schedulers import PolyLRRatio
 from .version import __version__
 
 register_constructors(CustomLayerDecayOptimizerConstructor, LearningRateDecayOptimizerConstructor)
@@ -22,5 +23,5 @@ __all__ = [
     '__version__', 'CustomLayerDecayOptimizerConstructor', 'LearningRateDecayOptimizerConstructor',
     'param_groups_lrd', 'ViTLayerIds', 'ConvNeXtLayerIds', 'ConvNeXtStageIds', 'ModelLayerDepth',
     'LayerIdRule', 'summarize_groups', 'ConfigKeyError', 'MissingKeyError', 'UnknownKeyError',
-    'LayerDecayLrHook', 'LayerDecayLogProcessor',
+    'LayerDecayLrHook', 'LayerDecayLogProcessor', 'PolyLRRatio', 'load_from_local',
 ]

@@ -49,8 +49,10 @@ def short_config(tmp_path, data_root, deterministic=False) -> str:
     ]
     if deterministic:
         lines += [
-            'train_dataloader.update(dataset=dict(pipeline=[dict(type="LoadImageFromFile"), '
-            'dict(type="LoadAnnotations"), dict(type="PackSegInputs")]))',
+            # update() replaces the whole dataset dict, so data_root is given again
+            'train_dataloader.update(dataset=dict(data_root=data_root, pipeline=['
+            'dict(type="LoadImageFromFile"), dict(type="LoadAnnotations"), '
+            'dict(type="PackSegInputs")]))',
             'model = dict(decode_head=dict(dropout_ratio=0.0))',
             'randomness = dict(seed=0, deterministic=True)',
             'train_cfg.update(val_interval=1000)',

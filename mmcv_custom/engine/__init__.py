@@ -2,10 +2,11 @@
 from .build import LayerDecayResult, build_layer_decay_groups
 from .config import (ConfigKeyError, Key, MissingKeyError, ParamwiseSchema, UnknownKeyError)
 from .groups import build_param_groups
-from .report import format_table, log_param_groups, summarize_groups
+from .report import (format_summary, format_table, group_records, log_param_groups, named_groups,
+                     summarize_groups)
 
 __all__ = [
     'LayerDecayResult', 'build_layer_decay_groups', 'ConfigKeyError', 'Key', 'MissingKeyError',
-    'ParamwiseSchema', 'UnknownKeyError', 'build_param_groups', 'format_table',
-    'log_param_groups', 'summarize_groups',
+    'ParamwiseSchema', 'UnknownKeyError', 'build_param_groups', 'format_summary', 'format_table',
+    'group_records', 'log_param_groups', 'named_groups', 'summarize_groups',
 ]

@@ -45,7 +45,7 @@ def _notes(groups: List[dict], model_params: ModelParams, settings: Mapping[str,
                      'are in no group')
     decayed_tokens = [name for group in groups if group['weight_decay'] > 0
                       for name, param in zip(group['param_names'], group['params'])
-                      if is_token_name(name) and param.ndim > 1]
+                      if param.ndim > 1 and is_token_name(name)]
     if decayed_tokens:
         notes.append(
             f'{len(decayed_tokens)} token / position-embedding parameters are weight-decayed: '
@@ -62,15 +62,16 @@ def build_layer_decay_groups(model: nn.Module, *, choose_rule: Callable[[ModelPa
     model_params = collect_params(model)
     warnings = _check_model(model_params, settings, owner)
     rule = choose_rule(model_params)
-    num_layers = resolve_num_layers(rule, model_params.all_names, model_params.trainable_names,
-                                    settings['num_layers'], owner)
+    num_layers, layer_ids = resolve_num_layers(rule, model_params.all_names,
+                                               model_params.trainable_names,
+                                               settings['num_layers'], owner)
     if num_layers.given and num_layers.inferred not in (None, num_layers.value):
         warnings.append(
             f'{owner}: paramwise_cfg.num_layers={num_layers.value} differs from the depth of the '
             f'model ({num_layers.inferred} layers of the {rule.family} family); the layer-decay '
             'scales follow num_layers')
     options = ParamOptionRules(settings, base_wd, model_params, no_decay_names)
-    groups = build_param_groups(model_params.trainable, rule, num_layers.value, rate, base_lr,
-                                base_wd, options)
+    groups = build_param_groups(model_params.trainable, layer_ids, num_layers.value, rate,
+                                base_lr, base_wd, options)
     return LayerDecayResult(groups, rule, num_layers,
                             tuple(_notes(groups, model_params, settings)), tuple(warnings))

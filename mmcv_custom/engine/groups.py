@@ -48,27 +48,31 @@ class NumLayers:
 
 
 def resolve_num_layers(rule: LayerIdRule, all_names: Sequence[str], trainable_names: Sequence[str],
-                       given: Optional[int], owner: str) -> NumLayers:
-    """``num_layers`` from the config or the model; ValueError when it is missing and cannot be
-    inferred, or so small that some parameter's layer id lies above the head (scale > 1)."""
+                       given: Optional[int], owner: str) -> Tuple[NumLayers, List[int]]:
+    """``num_layers`` from the config or the model, and the layer id of every trainable name.
+
+    ValueError when ``num_layers`` is missing and cannot be inferred, or so small that some
+    parameter's layer id lies above the head (its lr would exceed the base lr).
+    """
     inferred = rule.infer_num_layers(all_names)
     if given is None and inferred is None:
         raise ValueError(
             f'{owner}: paramwise_cfg.num_layers is not set and cannot be inferred: no parameter '
             f'name shows the block layout of the {rule.family} family. Set num_layers.')
     value = given if given is not None else inferred
-    too_deep = _first_above_head(rule, trainable_names, value)
-    if too_deep is not None:
-        name, layer_id = too_deep
+    layer_ids = [rule.layer_id(name, value) for name in trainable_names]
+    head = head_layer_id(value)
+    if layer_ids and max(layer_ids) > head:
+        name, layer_id = next((name, layer_id) for name, layer_id in zip(trainable_names, layer_ids)
+                              if layer_id > head)
         minimum = next(n for n in range(value + 1, value + 100_000)
                        if _first_above_head(rule, trainable_names, n) is None)
         depth = f' (the model has {inferred} layers)' if inferred is not None else ''
         raise ValueError(
             f'{owner}: paramwise_cfg.num_layers={value} is too small for this model{depth}: '
-            f'parameter {name!r} gets layer id {layer_id} > num_layers + 1 = '
-            f'{head_layer_id(value)}, so its lr would exceed the base lr. num_layers must be at '
-            f'least {minimum}.')
-    return NumLayers(value, inferred, given is not None)
+            f'parameter {name!r} gets layer id {layer_id} > num_layers + 1 = {head}, so its lr '
+            f'would exceed the base lr. num_layers must be at least {minimum}.')
+    return NumLayers(value, inferred, given is not None), layer_ids
 
 
 def _first_above_head(rule: LayerIdRule, names: Sequence[str],
@@ -81,19 +85,20 @@ def _first_above_head(rule: LayerIdRule, names: Sequence[str],
     return None
 
 
-def build_param_groups(params: Sequence[ParamInfo], rule: LayerIdRule, num_layers: int,
+def build_param_groups(params: Sequence[ParamInfo], layer_ids: Sequence[int], num_layers: int,
                        rate: float, base_lr: float, base_wd: float,
                        options_of: Callable[[ParamInfo], ParamOptions]) -> List[dict]:
-    """One group per distinct (layer id, options), in first-appearance order."""
+    """One group per distinct (layer id, options), in first-appearance order; ``layer_ids[i]`` is
+    the layer id of ``params[i]``."""
+    if len(layer_ids) != len(params):
+        raise ValueError(f'build_param_groups: {len(params)} parameters but {len(layer_ids)} '
+                         'layer ids')
     head = head_layer_id(num_layers)
     groups: Dict[tuple, dict] = {}
     names_in_use: Dict[str, tuple] = {}
-    for info in params:
-        layer_id = rule.layer_id(info.name, num_layers)
+    for info, layer_id in zip(params, layer_ids):
         options = options_of(info)
-        # repr: extra options from a config may be lists, which do not hash
-        key = (layer_id, options.decays, options.weight_decay, options.lr_mult,
-               repr(options.extras))
+        key = (layer_id, options.key)
         group = groups.get(key)
         if group is None:
             lr_scale = rate ** (head - layer_id) * options.lr_mult

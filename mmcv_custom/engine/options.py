@@ -16,7 +16,6 @@ Precedence (the first that applies wins, as in ``DefaultOptimWrapperConstructor`
    and position embeddings and the names the model's ``no_weight_decay()`` lists; else the base.
 """
 import re
-from dataclasses import dataclass
 from typing import Any, FrozenSet, Mapping, Optional, Tuple
 
 from torch import nn
@@ -26,6 +25,9 @@ from torch.nn.modules.instancenorm import _InstanceNorm
 from .params import ModelParams, ParamInfo
 
 NORM_TYPES = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm)
+#: The MMEngine ``paramwise_cfg`` multipliers; each is None when not set.
+MULTIPLIER_KEYS = ('bias_lr_mult', 'bias_decay_mult', 'norm_decay_mult', 'dwconv_decay_mult',
+                   'flat_decay_mult', 'dcn_offset_lr_mult')
 _TOKEN = re.compile(r'(?:^|_)(?:tokens?|pos_embed|pos_embedding)$')
 
 
@@ -35,14 +37,30 @@ def is_token_name(name: str) -> bool:
     return bool(_TOKEN.search(name.rsplit('.', 1)[-1]))
 
 
-@dataclass(frozen=True)
 class ParamOptions:
-    """What the rules decide for one parameter."""
+    """What the rules decide for one parameter. Equal options share a group; ``extras`` (options
+    copied from ``custom_keys``) compare by ``repr``, since values from a config may be lists."""
 
-    decays: bool
-    weight_decay: float
-    lr_mult: float = 1.0
-    extras: Tuple[Tuple[str, Any], ...] = ()
+    __slots__ = ('decays', 'weight_decay', 'lr_mult', 'extras', 'key')
+
+    def __init__(self, decays: bool, weight_decay: float, lr_mult: float = 1.0,
+                 extras: Tuple[Tuple[str, Any], ...] = ()) -> None:
+        self.decays = decays
+        self.weight_decay = weight_decay
+        self.lr_mult = lr_mult
+        self.extras = extras
+        #: What identifies the options: equal keys, equal options (and the same group).
+        self.key = (decays, weight_decay, lr_mult, repr(extras) if extras else '')
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ParamOptions) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        return (f'ParamOptions(decays={self.decays}, weight_decay={self.weight_decay}, '
+                f'lr_mult={self.lr_mult}, extras={self.extras})')
 
 
 def _is_dwconv(module: nn.Module) -> bool:
@@ -71,6 +89,11 @@ class ParamOptionRules:
         needs_dcn = any(settings[key] is not None for key in
                         ('bias_lr_mult', 'bias_decay_mult', 'flat_decay_mult', 'dcn_offset_lr_mult'))
         self.dcn_types = _dcn_types() if needs_dcn else ()
+        #: Only the layer-decay rule applies (no custom_keys, no MMEngine multiplier).
+        self.layer_decay_only = not self.custom_keys and all(
+            settings[key] is None for key in MULTIPLIER_KEYS)
+        self._decay = ParamOptions(decays=True, weight_decay=base_wd)
+        self._no_decay = ParamOptions(decays=False, weight_decay=0.0)
 
     def default_no_decay(self, info: ParamInfo) -> bool:
         """The layer-decay rule: 1-D parameters, biases and (optionally) tokens are not decayed."""
@@ -88,9 +111,7 @@ class ParamOptionRules:
         return ParamOptions(decays=mult > 0, weight_decay=self.base_wd * mult)
 
     def _layer_decay_default(self, info: ParamInfo) -> ParamOptions:
-        if self.default_no_decay(info):
-            return ParamOptions(decays=False, weight_decay=0.0)
-        return ParamOptions(decays=True, weight_decay=self.base_wd)
+        return self._no_decay if self.default_no_decay(info) else self._decay
 
     def _custom(self, info: ParamInfo, key: str) -> ParamOptions:
         options = dict(self.custom_keys[key])
@@ -124,6 +145,8 @@ class ParamOptionRules:
         return None
 
     def __call__(self, info: ParamInfo) -> ParamOptions:
+        if self.layer_decay_only:
+            return self._layer_decay_default(info)
         key = next((k for k in self.sorted_custom_keys if k in info.name), None)
         if key is not None:
             return self._custom(info, key)
@@ -132,4 +155,6 @@ class ParamOptionRules:
         decay_mult = self._decay_mult(info, in_dcn)
         base = (self._layer_decay_default(info) if decay_mult is None
                 else self._weight_decay_from_mult(decay_mult))
+        if lr_mult == 1.0:
+            return base
         return ParamOptions(base.decays, base.weight_decay, lr_mult)

@@ -1,12 +1,10 @@
 """Collect a model's parameters with the facts the grouping rules need (mechanism, no policy)."""
-from dataclasses import dataclass
-from typing import Dict, List, Mapping, Tuple
+from typing import Dict, Iterator, List, Mapping, NamedTuple, Tuple
 
 from torch import nn
 
 
-@dataclass(frozen=True)
-class ParamInfo:
+class ParamInfo(NamedTuple):
     """One trainable parameter: its full name, the module that owns it, and its attribute name."""
 
     name: str
@@ -16,8 +14,7 @@ class ParamInfo:
     attr: str
 
 
-@dataclass(frozen=True)
-class ModelParams:
+class ModelParams(NamedTuple):
     """A model's parameters in ``named_parameters()`` order."""
 
     trainable: Tuple[ParamInfo, ...]
@@ -25,14 +22,25 @@ class ModelParams:
     #: ``(alias, first_name)`` for every parameter reachable under more than one name.
     aliases: Tuple[Tuple[str, str], ...]
     modules: Mapping[str, nn.Module]
+    trainable_names: Tuple[str, ...]
 
     @property
-    def trainable_names(self) -> List[str]:
-        return [info.name for info in self.trainable]
+    def all_names(self) -> Tuple[str, ...]:
+        """Trainable names first, then frozen ones."""
+        return self.trainable_names + self.frozen_names
 
-    @property
-    def all_names(self) -> List[str]:
-        return self.trainable_names + list(self.frozen_names)
+
+def walk_modules(model: nn.Module) -> Iterator[Tuple[str, nn.Module]]:
+    """``model.named_modules(remove_duplicate=False)``, iteratively: the same pairs in the same
+    (pre-)order, without a generator frame per nesting level."""
+    stack: List[Tuple[str, nn.Module]] = [('', model)]
+    while stack:
+        name, module = stack.pop()
+        yield name, module
+        prefix = f'{name}.' if name else ''
+        children = [(prefix + child_name, child)
+                    for child_name, child in module._modules.items() if child is not None]
+        stack.extend(reversed(children))
 
 
 def collect_params(model: nn.Module) -> ModelParams:
@@ -46,7 +54,7 @@ def collect_params(model: nn.Module) -> ModelParams:
     aliases: List[Tuple[str, str]] = []
     first_name: Dict[int, str] = {}
     modules: Dict[str, nn.Module] = {}
-    for module_name, module in model.named_modules(remove_duplicate=False):
+    for module_name, module in walk_modules(model):
         modules.setdefault(module_name, module)
         for attr, param in module._parameters.items():
             if param is None:
@@ -60,4 +68,5 @@ def collect_params(model: nn.Module) -> ModelParams:
                 trainable.append(ParamInfo(name, param, module_name, module, attr))
             else:
                 frozen.append(name)
-    return ModelParams(tuple(trainable), tuple(frozen), tuple(aliases), modules)
+    return ModelParams(tuple(trainable), tuple(frozen), tuple(aliases), modules,
+                       tuple(info.name for info in trainable))

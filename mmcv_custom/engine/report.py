@@ -2,7 +2,7 @@
 detail at DEBUG. Never ``print``."""
 import json
 import logging
-from typing import Dict, Iterable, List, Sequence
+from typing import Dict, Iterable, List, Mapping, Sequence
 
 from mmengine.dist import get_rank
 from mmengine.logging import MMLogger
@@ -10,23 +10,46 @@ from mmengine.logging import MMLogger
 SUMMARY_KEYS = ('param_names', 'lr_scale', 'lr', 'weight_decay')
 
 
-def summarize_groups(param_groups: Iterable[dict]) -> Dict[str, dict]:
-    """``{group_name: {param_names, lr_scale, lr, weight_decay}}``: InternVL's JSON summary."""
-    return {group['group_name']: {key: group[key] for key in SUMMARY_KEYS}
-            for group in param_groups}
-
-
 def _count(group: dict) -> int:
     return sum(param.numel() for param in group['params'])
 
 
-def format_table(param_groups: Sequence[dict]) -> str:
+def named_groups(param_groups: Iterable[dict]) -> List[dict]:
+    """The groups a layer-decay constructor built: those with a ``group_name``. (With more than
+    one group, MMEngine's ``OptimWrapper.param_groups`` appends an unnamed group of base settings.)
+    """
+    return [group for group in param_groups if 'group_name' in group]
+
+
+def summarize_groups(param_groups: Iterable[dict]) -> Dict[str, dict]:
+    """``{group_name: {param_names, lr_scale, lr, weight_decay}}``: InternVL's JSON summary."""
+    return {group['group_name']: {key: group[key] for key in SUMMARY_KEYS}
+            for group in named_groups(param_groups)}
+
+
+def group_records(param_groups: Iterable[dict]) -> Dict[str, dict]:
+    """The content of ``param_groups.json`` (written by training runs and by the inspector):
+    InternVL's summary of every named group plus its ``layer_id`` and tensor / parameter counts."""
+    return {group['group_name']: {**{key: group[key] for key in SUMMARY_KEYS},
+                                  'layer_id': group.get('layer_id'),
+                                  'num_tensors': len(group['params']),
+                                  'num_params': _count(group)}
+            for group in named_groups(param_groups)}
+
+
+def format_summary(summary: Mapping[str, dict]) -> str:
+    """The JSON summary with one group per line: valid JSON, a line per group in the log."""
+    lines = [f'  {json.dumps(name)}: {json.dumps(fields)}' for name, fields in summary.items()]
+    return '{\n' + ',\n'.join(lines) + '\n}'
+
+
+def format_table(param_groups: Iterable[dict]) -> str:
     """A fixed-width table: group, layer id, lr, lr_scale, weight decay, tensors, parameters."""
     header = ('group', 'layer', 'lr', 'lr_scale', 'weight_decay', 'tensors', 'params')
     rows = [header] + [
         (group['group_name'], str(group.get('layer_id', '')), f"{group['lr']:.4g}",
          f"{group['lr_scale']:.4g}", f"{group['weight_decay']:.4g}", str(len(group['params'])),
-         f'{_count(group):,}') for group in param_groups]
+         f'{_count(group):,}') for group in named_groups(param_groups)]
     widths = [max(len(row[col]) for row in rows) for col in range(len(header))]
     lines = ['  '.join(cell.ljust(width) if col == 0 else cell.rjust(width)
                        for col, (cell, width) in enumerate(zip(row, widths))) for row in rows]
@@ -44,7 +67,7 @@ def log_param_groups(title: str, param_groups: Sequence[dict], notes: Sequence[s
         logger.warning(warning)
     lines: List[str] = [title, format_table(param_groups)]
     lines += [f'note: {note}' for note in notes]
-    lines.append('Param groups = ' + json.dumps(summarize_groups(param_groups), indent=2))
+    lines.append('Param groups = ' + format_summary(summarize_groups(param_groups)))
     logger.info('\n'.join(lines))
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug('\n'.join(

@@ -26,7 +26,7 @@ both, like the peers. The depth the published configs use is 12 when stage 2 has
 """
 import re
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 from .base import EMBED_LAYER_ID, head_layer_id, relative_name
 
@@ -34,6 +34,7 @@ TOKEN_NAMES = frozenset({'cls_token', 'mask_token', 'pos_embed'})
 NUM_STAGES = 4
 _DOWNSAMPLE = re.compile(r'downsample_layers\.(\d+)(?:\.|$)')
 _STAGE_BLOCK = re.compile(r'stages\.(\d+)\.(\d+)(?:\.|$)')
+_STAGE_MODULES = ('downsample_layers.', 'stages.')
 
 
 def _stage_of(name: str, stage: int) -> int:
@@ -48,19 +49,21 @@ class _ConvNeXtNames:
     prefix: str = 'backbone.'
     family: str = 'convnext'
 
-    def _matches(self, names: Iterable[str]):
+    def _stage_names(self, names: Iterable[str]) -> Iterator[str]:
+        """Backbone-relative names under ``downsample_layers`` or ``stages``."""
+        prefix, start = self.prefix, len(self.prefix)
         for name in names:
-            relative = relative_name(name, self.prefix)
-            if relative is None:
-                continue
-            yield _DOWNSAMPLE.match(relative), _STAGE_BLOCK.match(relative)
+            if name.startswith(prefix) and name.startswith(_STAGE_MODULES, start):
+                yield name[start:]
 
     def recognizes(self, names: Iterable[str]) -> bool:
-        return any(down or block for down, block in self._matches(names))
+        return any(_DOWNSAMPLE.match(relative) or _STAGE_BLOCK.match(relative)
+                   for relative in self._stage_names(names))
 
     def infer_num_layers(self, names: Iterable[str]) -> Optional[int]:
         """12 when stage 2 has more than 9 blocks, else 6 (the published configs' choice)."""
-        stage2_blocks = {int(block.group(2)) for _, block in self._matches(names)
+        blocks = (_STAGE_BLOCK.match(relative) for relative in self._stage_names(names))
+        stage2_blocks = {int(block.group(2)) for block in blocks
                          if block and int(block.group(1)) == 2}
         if not stage2_blocks:
             return None

@@ -14,7 +14,7 @@ mmpretrain's ``VisionTransformer.get_layer_depth``.
 """
 import re
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 from .base import EMBED_LAYER_ID, head_layer_id, relative_name
 
@@ -26,15 +26,22 @@ _CBNET_COPIES = ('cb_modules.0.', 'cb_modules.1.')
 
 def canonical_vit_name(relative: str) -> str:
     """Map CBNet copies and InternImage ``levels.`` onto the plain ViT names."""
-    for copy in _CBNET_COPIES:
-        relative = relative.replace(copy, '')
-    return relative.replace('levels.', 'layers.')
+    if 'cb_modules.' in relative:
+        for copy in _CBNET_COPIES:
+            relative = relative.replace(copy, '')
+    if 'levels.' in relative:
+        relative = relative.replace('levels.', 'layers.')
+    return relative
+
+
+def _canonical_block_index(canonical: str) -> Optional[int]:
+    match = _BLOCK.match(canonical)
+    return int(match.group(1)) if match else None
 
 
 def vit_block_index(relative: str) -> Optional[int]:
     """The block index of a backbone-relative name, or None if it is not inside a block."""
-    match = _BLOCK.match(canonical_vit_name(relative))
-    return int(match.group(1)) if match else None
+    return _canonical_block_index(canonical_vit_name(relative))
 
 
 @dataclass(frozen=True)
@@ -44,23 +51,21 @@ class ViTLayerIds:
     prefix: str = 'backbone.'
     family: str = 'vit'
 
-    def _block_indices(self, names: Iterable[str]) -> list:
-        indices = []
+    def _block_indices(self, names: Iterable[str]) -> Iterator[int]:
+        prefix, start = self.prefix, len(self.prefix)
         for name in names:
-            relative = relative_name(name, self.prefix)
-            if relative is not None:
-                index = vit_block_index(relative)
+            if name.startswith(prefix):
+                index = vit_block_index(name[start:])
                 if index is not None:
-                    indices.append(index)
-        return indices
+                    yield index
 
     def recognizes(self, names: Iterable[str]) -> bool:
-        return bool(self._block_indices(names))
+        return next(self._block_indices(names), None) is not None
 
     def infer_num_layers(self, names: Iterable[str]) -> Optional[int]:
         """The number of blocks: the largest block index + 1."""
-        indices = self._block_indices(names)
-        return max(indices) + 1 if indices else None
+        last = max(self._block_indices(names), default=None)
+        return None if last is None else last + 1
 
     def layer_id(self, name: str, num_layers: int) -> int:
         relative = relative_name(name, self.prefix)
@@ -69,7 +74,7 @@ class ViTLayerIds:
         relative = canonical_vit_name(relative)
         if relative in EMBEDDING_NAMES or relative.startswith(EMBEDDING_MODULE_PREFIXES):
             return EMBED_LAYER_ID
-        index = vit_block_index(relative)
+        index = _canonical_block_index(relative)
         if index is not None:
             return index + 1
         return head_layer_id(num_layers)
