@@ -1,5 +1,6 @@
 """The offline demos train end to end through tools/train.py in mmseg, mmdet and mmpretrain, and
-LayerDecayLrHook logs the head / embedding lr and writes param_groups.json truthfully."""
+LayerDecayLrHook logs the head / embedding lr and writes param_groups.json (group_records of the
+groups as built) truthfully."""
 import json
 import os
 import os.path as osp
@@ -13,7 +14,8 @@ import torch
 from mmengine.logging import MessageHub, MMLogger
 from mmengine.optim import build_optim_wrapper
 
-from mmcv_custom import LayerDecayLrHook, summarize_groups
+from mmcv_custom import LayerDecayLrHook
+from mmcv_custom.engine import group_records
 from mmcv_custom.hooks.layer_decay_lr_hook import head_and_embed_groups
 from toy_models import toy_vit_segmentor
 
@@ -25,6 +27,9 @@ DEMOS = {
     'cls': 'configs/demo/vit-tiny-p4_lrd0.75_150it_shapes-cls.py',
 }
 ITERS = 4
+#: The fields of every group in param_groups.json (``mmcv_custom.engine.group_records``).
+RECORD_KEYS = {'param_names', 'lr_scale', 'lr', 'weight_decay', 'layer_id', 'num_tensors',
+               'num_params'}
 
 
 @pytest.fixture(scope='module')
@@ -82,21 +87,25 @@ def logged_lrs(log: str, key: str) -> list:
 @pytest.mark.parametrize('task', ['seg', 'det', 'cls'])
 def test_demo_trains_and_logs_head_and_embed_lr(task, demo_data, tmp_path):
     """The config's own warm-up schedule: every logged lr_embed / lr_head ratio is the ratio of
-    the embedding and head groups' lr_scale, and param_groups.json is the optimizer's groups."""
+    the embedding and head groups' lr_scale, and param_groups.json holds the optimizer's groups
+    as built (``group_records``: the inspector's schema)."""
     work_dir = tmp_path / 'work'
     train(task, str(demo_data / task), work_dir)
 
     assert osp.exists(work_dir / f'iter_{ITERS}.pth')
     groups = checkpoint_groups(work_dir)
     with open(work_dir / 'param_groups.json') as file:
-        summary = json.load(file)
-    assert list(summary) == [group['group_name'] for group in groups]
+        records = json.load(file)
+    assert list(records) == [group['group_name'] for group in groups]
     for group in groups:
-        entry = summary[group['group_name']]
-        assert entry['param_names'] == group['param_names']
-        assert entry['lr'] == pytest.approx(group['initial_lr'], rel=1e-12)
-        assert entry['lr_scale'] == group['lr_scale']
-        assert entry['weight_decay'] == group['weight_decay']
+        record = records[group['group_name']]
+        assert set(record) == RECORD_KEYS
+        assert record['param_names'] == group['param_names']
+        assert record['lr'] == group['initial_lr']
+        assert record['lr_scale'] == group['lr_scale']
+        assert record['weight_decay'] == group['weight_decay']
+        assert record['layer_id'] == group['layer_id']
+        assert record['num_tensors'] == len(group['params'])  # indices in a saved state dict
 
     scalars, log = run_files(work_dir)
     train_records = [record for record in scalars if 'lr_head' in record]
@@ -122,9 +131,9 @@ def test_constant_schedule_logs_exactly_the_groups_lrs(demo_data, tmp_path):
     groups = checkpoint_groups(work_dir)
     head, embed = head_and_embed_groups(groups)
     with open(work_dir / 'param_groups.json') as file:
-        summary = json.load(file)
-    assert summary[head['group_name']]['lr'] == head['lr'] == 2e-3
-    assert summary[embed['group_name']]['lr'] == embed['lr'] == pytest.approx(2e-3 * 0.75 ** 5)
+        records = json.load(file)
+    assert records[head['group_name']]['lr'] == head['lr'] == 2e-3
+    assert records[embed['group_name']]['lr'] == embed['lr'] == pytest.approx(2e-3 * 0.75 ** 5)
     scalars, _ = run_files(work_dir)
     records = [record for record in scalars if 'lr_head' in record]
     assert len(records) == ITERS
@@ -167,9 +176,9 @@ def test_hook_falls_back_to_max_and_min_lr_without_layer_id(tmp_path):
     assert runner.message_hub.get_scalar('train/lr_embed').current() == 0.1
 
 
-def test_hook_writes_summary_with_the_built_lr_under_a_warmup(tmp_path):
+def test_hook_writes_group_records_with_the_built_lr_under_a_warmup(tmp_path):
     wrapper = layer_decay_wrapper()
-    built = summarize_groups(wrapper.optimizer.param_groups)
+    built = group_records(wrapper.optimizer.param_groups)
     for group in wrapper.optimizer.param_groups:  # what a warm-up scheduler does at build time
         group['initial_lr'] = group['lr']
         group['lr'] *= 0.1
@@ -178,7 +187,7 @@ def test_hook_writes_summary_with_the_built_lr_under_a_warmup(tmp_path):
         assert json.load(file) == json.loads(json.dumps(built))
 
 
-def test_hook_skips_summary_for_groups_not_built_by_layer_decay(tmp_path):
+def test_hook_skips_param_groups_json_for_groups_not_built_by_layer_decay(tmp_path):
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
     LayerDecayLrHook().before_train(
         fake_runner(tmp_path, SimpleNamespace(optimizer=optimizer), 'test_hook_plain'))

@@ -1,6 +1,7 @@
 """The param-group inspector (tools/analysis_tools/param_groups.py, mmcv_custom.analysis).
 
-Its outputs hold the optimizer's numbers, and its lr simulation equals the schedule's formula.
+Its outputs hold the optimizer's numbers (``param_groups.json`` in the schema training runs write),
+and its lr simulation equals the schedule's formula.
 """
 import importlib.util
 import json
@@ -9,13 +10,16 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import MODELS, DefaultScope
 
+from mmcv_custom import LayerDecayLrHook
 from mmcv_custom.analysis import param_groups as inspector
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,28 +55,49 @@ def vit_b_reference_groups():
 
 
 def test_cli_writes_every_output(vit_b_outputs):
-    for name in ('param_groups.json', 'lr_schedule.json', 'lr_by_layer.png', 'lr_schedule.png'):
+    for name in ('param_groups.json', 'inspection.json', 'lr_schedule.json', 'lr_by_layer.png',
+                 'lr_schedule.png'):
         assert (vit_b_outputs / name).is_file(), name
 
 
 def test_param_groups_json_equals_the_optimizer_groups(vit_b_outputs, vit_b_reference_groups):
-    report = json.loads((vit_b_outputs / 'param_groups.json').read_text())
-    assert report['device'] == 'meta'
-    assert report['constructor'] == 'CustomLayerDecayOptimizerConstructor'
-    groups = report['groups']
-    assert len(groups) == len(vit_b_reference_groups) == report['num_groups']
-    for record, group in zip(groups, vit_b_reference_groups):
-        assert record['group_name'] == group['group_name']
-        assert record['layer_id'] == group['layer_id']
-        assert record['lr'] == pytest.approx(group['lr'], rel=1e-12)
-        assert record['lr_scale'] == pytest.approx(group['lr_scale'], rel=1e-12)
-        assert record['weight_decay'] == group['weight_decay']
-        assert record['param_names'] == group['param_names']
-        assert record['num_tensors'] == len(group['params'])
-        assert record['num_params'] == sum(p.numel() for p in group['params'])
-    assert report['num_params'] == sum(r['num_params'] for r in groups)
-    embedding = next(r for r in groups if r['layer_id'] == 0)
-    assert embedding['lr'] == pytest.approx(1e-4 * 0.65 ** 13)
+    records = json.loads((vit_b_outputs / 'param_groups.json').read_text())
+    assert list(records) == [group['group_name'] for group in vit_b_reference_groups]
+    for group in vit_b_reference_groups:
+        assert records[group['group_name']] == {
+            'param_names': group['param_names'], 'lr_scale': group['lr_scale'],
+            'lr': group['lr'], 'weight_decay': group['weight_decay'],
+            'layer_id': group['layer_id'], 'num_tensors': len(group['params']),
+            'num_params': sum(p.numel() for p in group['params'])}
+    assert records['layer_0_decay']['lr'] == pytest.approx(1e-4 * 0.65 ** 13)
+
+
+def test_inspection_json_holds_the_run_metadata(vit_b_outputs, vit_b_reference_groups):
+    inspection = json.loads((vit_b_outputs / 'inspection.json').read_text())
+    assert inspection == {
+        'config': str(VIT_B), 'device': 'meta', 'optim_wrapper': 'OptimWrapper',
+        'constructor': 'CustomLayerDecayOptimizerConstructor',
+        'paramwise_cfg': {'num_layers': 12, 'layer_decay_rate': 0.65},
+        'optimizer': {'type': 'AdamW', 'lr': 1e-4, 'betas': [0.9, 0.999], 'weight_decay': 0.05},
+        'num_groups': len(vit_b_reference_groups),
+        'num_params': sum(p.numel() for g in vit_b_reference_groups for p in g['params']),
+        'notes': []}
+
+
+def test_training_hook_writes_the_same_param_groups_json(vit_b_outputs, vit_b_reference_groups,
+                                                          tmp_path):
+    """A training run of the same config writes the inspector's file (with the built lr, though
+    a warm-up has lowered the current one)."""
+    groups = [dict(group, initial_lr=group['lr'], lr=group['lr'] * 1e-6)
+              for group in vit_b_reference_groups]
+    runner = SimpleNamespace(optim_wrapper=SimpleNamespace(optimizer=SimpleNamespace(
+        param_groups=groups)), work_dir=str(tmp_path), logger=MMLogger.get_current_instance())
+    LayerDecayLrHook().before_train(runner)
+    from_hook = json.loads((tmp_path / 'param_groups.json').read_text())
+    from_inspector = json.loads((vit_b_outputs / 'param_groups.json').read_text())
+    assert {name: sorted(record) for name, record in from_hook.items()} == {
+        name: sorted(record) for name, record in from_inspector.items()}
+    assert from_hook == from_inspector
 
 
 def _vit_b_expected_lr(group_lr: float, iteration: int) -> float:

@@ -1,7 +1,10 @@
 """The group report: one INFO record on rank 0 (table + InternVL's JSON), detail at DEBUG."""
 import json
 
-from helpers import build_groups
+from mmengine.optim import build_optim_wrapper
+
+from helpers import build_groups, optim_cfg
+from mmcv_custom.engine import format_table, group_records, summarize_groups
 from toy_models import toy_vit_segmentor
 
 CONSTRUCTOR = 'CustomLayerDecayOptimizerConstructor'
@@ -34,3 +37,19 @@ def test_other_ranks_log_nothing(log_records, monkeypatch):
     monkeypatch.setattr(report, 'get_rank', lambda: 1)
     groups = build_groups(toy_vit_segmentor(depth=1), CONSTRUCTOR, dict(layer_decay_rate=0.9))
     assert groups and log_records.records == []
+
+
+def test_the_optim_wrappers_unnamed_base_group_is_skipped():
+    """``OptimWrapper.param_groups`` ends with an unnamed group of base settings when the
+    optimizer has more than one group; the summary, the table and the records leave it out."""
+    wrapper = build_optim_wrapper(toy_vit_segmentor(depth=1),
+                                  optim_cfg(CONSTRUCTOR, dict(layer_decay_rate=0.9)))
+    built = wrapper.optimizer.param_groups
+    assert len(built) > 1 and len(wrapper.param_groups) == len(built) + 1
+    assert 'group_name' not in wrapper.param_groups[-1]
+    names = [group['group_name'] for group in built]
+    assert list(summarize_groups(wrapper.param_groups)) == names
+    assert list(group_records(wrapper.param_groups)) == names
+    assert group_records(wrapper.param_groups) == group_records(built)
+    assert format_table(wrapper.param_groups) == format_table(built)
+    assert len(format_table(built).splitlines()) == 2 + len(built)

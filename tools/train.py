@@ -11,7 +11,8 @@ What this adds to a plain ``Runner.from_cfg``:
 - When ``optim_wrapper.constructor`` is one of mmcv_custom's layer-decay constructors, the
   ``LayerDecayLrHook`` is appended to ``custom_hooks`` (unless listed) and a plain
   ``LogProcessor`` becomes ``LayerDecayLogProcessor``: the log shows ``lr_head`` / ``lr_embed``
-  and the work dir gets ``param_groups.json``.
+  and the work dir gets ``param_groups.json`` (the groups as built, in the schema of
+  ``mmcv_custom.engine.group_records``, as the inspector writes it too).
 - With a launcher and no CUDA device, the processes use the gloo backend on the CPU
   (``tools/dist_train.sh`` on a machine without GPUs).
 """

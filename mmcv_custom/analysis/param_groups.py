@@ -10,8 +10,8 @@ What the inspector does, step by step (each step is a function here, usable on i
 3. ``build_optim_wrapper_for_inspection``: ``mmengine.optim.build_optim_wrapper`` with the config's
    ``optim_wrapper`` (so through its constructor). ``AmpOptimWrapper`` refuses to be built without
    an accelerator; there it is replaced by ``OptimWrapper``, which builds the same groups.
-4. ``group_summaries``: one record per group (name, layer id, lr, lr_scale, weight decay, number of
-   tensors and parameters, parameter names).
+4. ``mmcv_custom.engine.group_records``: the groups as ``param_groups.json`` holds them (the same
+   schema the training hook ``LayerDecayLrHook`` writes into the work dir).
 5. ``simulate_lr_schedule``: MMEngine's own schedulers, built from ``cfg.param_scheduler`` on the
    built optimizer exactly as the ``Runner`` builds them (default ``end``, ``convert_to_iter_based``
    with the epoch length), stepped as ``ParamSchedulerHook`` steps them (iteration-based ones after
@@ -20,8 +20,13 @@ What the inspector does, step by step (each step is a function here, usable on i
 6. ``plot_lr_by_layer`` / ``plot_lr_schedule``: figures drawn with matplotlib's Agg canvas
    (matplotlib is imported only here).
 
-``inspect_config`` runs all of it and writes ``param_groups.json``, ``lr_schedule.json``,
-``lr_by_layer.png`` and ``lr_schedule.png``.
+``inspect_config`` runs all of it and writes, into one folder:
+
+- ``param_groups.json``: ``{group_name: {param_names, lr_scale, lr, weight_decay, layer_id,
+  num_tensors, num_params}}``, one entry per named group in the optimizer's order;
+- ``inspection.json``: what was inspected and how (config, device, optim_wrapper type,
+  constructor, paramwise_cfg, optimizer, num_groups, num_params, notes);
+- ``lr_schedule.json``, ``lr_by_layer.png`` and ``lr_schedule.png``.
 """
 import copy
 import json
@@ -31,7 +36,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.config import Config
@@ -144,23 +149,6 @@ def build_optim_wrapper_for_inspection(model: nn.Module,
     wrapper_cfg, notes = optim_wrapper_cfg_for_inspection(cfg)
     with _default_scope(cfg):
         return build_optim_wrapper(model, wrapper_cfg), notes
-
-
-def group_summaries(param_groups: Sequence[dict]) -> List[dict]:
-    """One JSON-ready record per group, in the optimizer's order."""
-    summaries = []
-    for group in param_groups:
-        summaries.append({
-            'group_name': group.get('group_name', ''),
-            'layer_id': group.get('layer_id'),
-            'lr': group['lr'],
-            'lr_scale': group.get('lr_scale'),
-            'weight_decay': group.get('weight_decay'),
-            'num_tensors': len(group['params']),
-            'num_params': sum(param.numel() for param in group['params']),
-            'param_names': list(group.get('param_names', [])),
-        })
-    return summaries
 
 
 def representative_groups(param_groups: Sequence[dict]) -> List[Tuple[str, int]]:
@@ -365,19 +353,20 @@ def _new_figure(width: float, height: float, rows: int = 1, cols: int = 1, **kwa
     return figure, axes
 
 
-def plot_lr_by_layer(summaries: Sequence[dict], path: PathLike, title: str = '') -> Path:
-    """lr (log scale) and weight decay against layer id, one point per group."""
+def plot_lr_by_layer(records: Mapping[str, dict], path: PathLike, title: str = '') -> Path:
+    """lr (log scale) and weight decay against layer id, one point per group of ``records``
+    (``group_records``: group name to record)."""
     figure, axes = _new_figure(9, 6, 2, 1, sharex=True)
     lr_axis, wd_axis = axes[0, 0], axes[1, 0]
     styles = (('decay', True, 'o', 'tab:blue', 0.12), ('no decay', False, 'v', 'tab:orange', -0.12))
     for label, decays, marker, color, offset in styles:
-        chosen = [s for s in summaries if ((s['weight_decay'] or 0) > 0) == decays]
+        chosen = [r for r in records.values() if ((r['weight_decay'] or 0) > 0) == decays]
         if not chosen:
             continue
-        xs = [(s['layer_id'] if s['layer_id'] is not None else -1) + offset for s in chosen]
-        lr_axis.scatter(xs, [s['lr'] for s in chosen], marker=marker, color=color, label=label,
+        xs = [(r['layer_id'] if r['layer_id'] is not None else -1) + offset for r in chosen]
+        lr_axis.scatter(xs, [r['lr'] for r in chosen], marker=marker, color=color, label=label,
                         zorder=3)
-        wd_axis.scatter(xs, [s['weight_decay'] for s in chosen], marker=marker, color=color,
+        wd_axis.scatter(xs, [r['weight_decay'] for r in chosen], marker=marker, color=color,
                         label=label, zorder=3)
     lr_axis.set_yscale('log')
     lr_axis.set_ylabel('learning rate (log)')
@@ -419,13 +408,14 @@ def plot_lr_schedule(schedule: LrSchedule, path: PathLike, title: str = '') -> P
 
 @dataclass
 class Inspection:
-    """What ``inspect_config`` found and wrote."""
+    """What ``inspect_config`` found and wrote; ``groups`` is the content of
+    ``param_groups.json``."""
 
     config: str
     out_dir: Path
     device: str
     num_params: int
-    groups: List[dict]
+    groups: Dict[str, dict]
     table: str
     schedule: LrSchedule
     notes: List[str]
@@ -442,7 +432,7 @@ def inspect_config(config: PathLike, out_dir: Optional[PathLike] = None, meta: b
                    cfg_options: Optional[Dict[str, Any]] = None,
                    iters_per_epoch: Optional[int] = None, draw: bool = True) -> Inspection:
     """Build the model and optimizer of ``config``, simulate its schedule, write the outputs."""
-    from ..engine import format_table
+    from ..engine import format_table, group_records
 
     seconds: Dict[str, float] = {}
     start = time.perf_counter()
@@ -459,7 +449,11 @@ def inspect_config(config: PathLike, out_dir: Optional[PathLike] = None, meta: b
     optim_wrapper, notes = build_optim_wrapper_for_inspection(model, cfg)
     seconds['optimizer'] = time.perf_counter() - mark
     groups = optim_wrapper.optimizer.param_groups
-    summaries = group_summaries(groups)
+    records = group_records(groups)
+    unnamed = len(groups) - len(records)
+    if unnamed:
+        notes.append(f'{unnamed} of {len(groups)} groups have no group_name (not built by a '
+                     'layer-decay constructor); param_groups.json lists only the named ones')
 
     mark = time.perf_counter()
     schedule = simulate_lr_schedule(cfg, optim_wrapper, iters_per_epoch=iters_per_epoch)
@@ -467,33 +461,33 @@ def inspect_config(config: PathLike, out_dir: Optional[PathLike] = None, meta: b
 
     out = Path(out_dir) if out_dir is not None else default_out_dir(config)
     out.mkdir(parents=True, exist_ok=True)
-    num_params = sum(summary['num_params'] for summary in summaries)
+    num_params = sum(param.numel() for group in groups for param in group['params'])
     optimizer_cfg = cfg.optim_wrapper.get('optimizer', {})
-    report = {
+    inspection = {
         'config': str(config),
         'device': device,
         'optim_wrapper': cfg.optim_wrapper.get('type'),
         'constructor': cfg.optim_wrapper.get('constructor', 'DefaultOptimWrapperConstructor'),
         'paramwise_cfg': _plain(cfg.optim_wrapper.get('paramwise_cfg')),
         'optimizer': _plain(optimizer_cfg),
-        'num_groups': len(summaries),
+        'num_groups': len(groups),
         'num_params': num_params,
         'notes': notes,
-        'groups': summaries,
     }
-    files = {'param_groups.json': out / 'param_groups.json',
-             'lr_schedule.json': out / 'lr_schedule.json'}
-    files['param_groups.json'].write_text(json.dumps(report, indent=2))
-    files['lr_schedule.json'].write_text(json.dumps(schedule.to_json(), indent=2))
+    contents = {'param_groups.json': records, 'inspection.json': inspection,
+                'lr_schedule.json': schedule.to_json()}
+    files = {name: out / name for name in contents}
+    for name, content in contents.items():
+        files[name].write_text(json.dumps(content, indent=2))
     if draw:
         mark = time.perf_counter()
         stem = Path(config).stem
-        files['lr_by_layer.png'] = plot_lr_by_layer(summaries, out / 'lr_by_layer.png', stem)
+        files['lr_by_layer.png'] = plot_lr_by_layer(records, out / 'lr_by_layer.png', stem)
         files['lr_schedule.png'] = plot_lr_schedule(schedule, out / 'lr_schedule.png', stem)
         seconds['figures'] = time.perf_counter() - mark
     seconds['total'] = time.perf_counter() - start
     return Inspection(config=str(config), out_dir=out, device=device, num_params=num_params,
-                      groups=summaries, table=format_table(groups), schedule=schedule,
+                      groups=records, table=format_table(groups), schedule=schedule,
                       notes=notes, seconds=seconds, files=files)
 
 

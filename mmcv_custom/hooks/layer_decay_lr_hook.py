@@ -1,4 +1,4 @@
-"""``LayerDecayLrHook``: log the head and embedding learning rates, save the group summary."""
+"""``LayerDecayLrHook``: log the head and embedding learning rates, save the group records."""
 import json
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -7,7 +7,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from ..engine.report import SUMMARY_KEYS, summarize_groups
+from ..engine.report import SUMMARY_KEYS, group_records
 
 #: Message-hub keys the hook writes (the logger prints them without the ``train/`` prefix).
 HEAD_KEY = 'train/lr_head'
@@ -35,11 +35,11 @@ def head_and_embed_groups(param_groups: Sequence[dict]) -> Tuple[dict, dict]:
     return max(param_groups, key=key), min(param_groups, key=key)
 
 
-def constructed_summary(param_groups: Sequence[dict]) -> Dict[str, dict]:
-    """``summarize_groups`` of the groups as the constructor built them: MMEngine's schedulers
+def constructed_records(param_groups: Sequence[dict]) -> Dict[str, dict]:
+    """``group_records`` of the groups as the constructor built them: MMEngine's schedulers
     move ``lr`` at once (a warm-up starts low) and keep the built value in ``initial_lr``."""
     groups = [dict(group, lr=group.get('initial_lr', group['lr'])) for group in param_groups]
-    return summarize_groups(groups)
+    return group_records(groups)
 
 
 @HOOKS.register_module()
@@ -55,9 +55,11 @@ class LayerDecayLrHook(Hook):
       (``vis_data/scalars.json``). Groups without ``layer_id`` fall back to the largest and
       smallest lr. The values are those used in that iteration (the parameter schedulers step
       later, at lower priority than the logger);
-    - before training, on rank 0, writes ``param_groups.json`` into the work dir: the JSON of
-      :func:`mmcv_custom.summarize_groups` with every group's ``lr`` as the constructor built it
-      (a warm-up scheduler has already lowered the current lr by then).
+    - before training, on rank 0, writes ``param_groups.json`` into the work dir:
+      :func:`mmcv_custom.engine.group_records` of the groups (the schema the inspector
+      ``tools/analysis_tools/param_groups.py`` writes too), with every group's ``lr`` as the
+      constructor built it: its ``initial_lr`` when present, since a warm-up scheduler has
+      already lowered the current lr by then.
 
     It runs at ``'NORMAL'`` priority, before ``LoggerHook`` (``'BELOW_NORMAL'``). Wrappers without
     a single optimizer (``OptimWrapperDict``) are skipped with a warning. ``tools/train.py`` adds
@@ -66,7 +68,7 @@ class LayerDecayLrHook(Hook):
         custom_hooks = [dict(type='LayerDecayLrHook')]
 
     Args:
-        summary_file (str): File name of the group summary in the work dir, or '' for none.
+        summary_file (str): File name of the group records in the work dir, or '' for none.
             Defaults to ``'param_groups.json'``.
     """
 
@@ -101,8 +103,8 @@ class LayerDecayLrHook(Hook):
             return
         path = osp.join(runner.work_dir, self.summary_file)
         with open(path, 'w', encoding='utf-8') as file:
-            json.dump(constructed_summary(groups), file, indent=2)
-        runner.logger.info(f'LayerDecayLrHook: param group summary written to {path}')
+            json.dump(constructed_records(groups), file, indent=2)
+        runner.logger.info(f'LayerDecayLrHook: param group records written to {path}')
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         groups = self._groups(runner)

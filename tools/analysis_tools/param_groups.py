@@ -7,8 +7,11 @@ Builds the config's model (on the ``meta`` device with ``--meta``: no memory, no
 optimizer through the config's constructor, prints the per-group table and writes, to
 ``work_dirs/<config stem>/param_groups/`` unless ``--out-dir`` is given:
 
-- ``param_groups.json``: one record per group (name, layer id, lr, lr_scale, weight decay, number
-  of tensors and parameters, parameter names);
+- ``param_groups.json``: ``{group_name: {param_names, lr_scale, lr, weight_decay, layer_id,
+  num_tensors, num_params}}``, the same schema a training run's ``WORK_DIR/param_groups.json``
+  (written by ``LayerDecayLrHook``) has;
+- ``inspection.json``: the run's metadata (config, device, optim_wrapper type, constructor,
+  paramwise_cfg, optimizer, num_groups, num_params, notes);
 - ``lr_by_layer.png``: lr (log scale) and weight decay against layer id, one point per group;
 - ``lr_schedule.png`` / ``lr_schedule.json``: the lr of the embedding group, a middle block and the
   head over the whole training, from the config's own ``param_scheduler`` (simulated, no training).
