@@ -3,7 +3,8 @@
 Three measurements, in one run:
 
 * construction: ``build_optim_wrapper`` on large models built on the ``meta`` device, ours vs
-  ``DefaultOptimWrapperConstructor`` without ``paramwise_cfg`` (the floor) and mmdet's, mmseg's and
+  ``DefaultOptimWrapperConstructor`` without ``paramwise_cfg`` (the floor), the same constructor
+  handed our finished groups (the floor for that many groups) and mmdet's, mmseg's and
   mmpretrain's layer-decay classes where they accept the model; median ms, per-round ratios,
   groups, log records/lines/bytes at INFO;
 * optimizer step: ``torch.optim.AdamW`` (default, foreach, fused) stepping our groups vs the
@@ -28,7 +29,7 @@ import torch
 from mmdet.engine.optimizers.layer_decay_optimizer_constructor import \
     LearningRateDecayOptimizerConstructor as MMDetLearningRateDecay
 from mmengine.logging import MMLogger
-from mmengine.optim import build_optim_wrapper
+from mmengine.optim import DefaultOptimWrapperConstructor, build_optim_wrapper
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mmpretrain.engine.optimizers import LearningRateDecayOptimWrapperConstructor
 from mmseg.engine.optimizers.layer_decay_optimizer_constructor import \
@@ -95,6 +96,28 @@ def construction_candidates(num_layers: int, rate: float, vit: bool) -> List[Can
                       dict(layer_decay_rate=rate))]
 
 
+SAME_GROUPS = 'floor (same groups)'
+
+
+def same_groups_candidate(model: nn.Module, ours: Candidate) -> Candidate:
+    """MMEngine's ``DefaultOptimWrapperConstructor`` handed the finished groups ``ours`` builds
+    for ``model``: what MMEngine and torch cost for that many groups with no grouping work at all
+    (``torch.optim.Optimizer.add_param_group`` checks each new group against all earlier ones)."""
+    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
+        type=ours.constructor, optim_wrapper_cfg=dict(optimizer=ours.config()['optimizer']),
+        paramwise_cfg=ours.paramwise_cfg))
+    groups: List[dict] = []
+    constructor.add_params(groups, model)
+
+    class SameGroupsConstructor(DefaultOptimWrapperConstructor):
+        def add_params(self, params: List[dict], module: nn.Module, **kwargs) -> None:
+            params.extend(dict(group) for group in groups)
+
+    # MMEngine calls add_params only when paramwise_cfg is not empty
+    return Candidate(SAME_GROUPS, 'floor', SameGroupsConstructor,
+                     dict(handed_groups=len(groups)))
+
+
 def group_stats(groups: List[dict]) -> dict:
     """Number of groups and, where groups carry ``layer_id``, how many share one id at most."""
     stats = dict(groups=len(groups))
@@ -155,6 +178,8 @@ def bench_construction(rounds: int, warmup: int, logger) -> Dict[str, dict]:
         params = list(model.parameters())
         candidates = construction_candidates(**settings)
         with silenced_console(logger):
+            first_ours = next(c for c in candidates if c.role == 'ours')
+            candidates.insert(1, same_groups_candidate(model, first_ours))
             entries = {c.name: check_candidate(model, c, logger) for c in candidates}
             runnable = {c.name: (lambda c=c: build_optim_wrapper(model, c.config()))
                         for c in candidates if entries[c.name]['status'] == 'ok'}
@@ -167,7 +192,7 @@ def bench_construction(rounds: int, warmup: int, logger) -> Dict[str, dict]:
                          x_floor=median_ratio(samples, times['floor']))
             if entry['role'] == 'ours':
                 entry['vs_peers'] = {peer: median_ratio(samples, times[peer]) for peer in peers}
-        first_ours = next(c for c in candidates if c.role == 'ours')
+                entry['x_same_groups'] = median_ratio(samples, times[SAME_GROUPS])
         with silenced_console(logger):
             split = breakdown(model, first_ours, rounds, warmup)
         results[model_name] = dict(
@@ -290,11 +315,15 @@ def check_targets(construction: Dict[str, dict]) -> dict:
     failed = [f'{model}/{name}' for model, name, entry in ours if entry['status'] != 'ok']
     ok = [(model, name, entry) for model, name, entry in ours if entry['status'] == 'ok']
     worst_ratio = max(entry['x_floor'] for _, _, entry in ok)
+    worst_same_groups = max(entry['x_same_groups'] for _, _, entry in ok)
     worst_groups = max(entry['max_groups_per_layer_id'] for _, _, entry in ok)
     records = sorted({entry['log']['records'] for _, _, entry in ok})
     return {
         'ours_within_2x_floor': dict(holds=not failed and worst_ratio <= FLOOR_RATIO_LIMIT,
                                      limit=FLOOR_RATIO_LIMIT, worst=worst_ratio),
+        'ours_within_2x_same_groups': dict(
+            holds=not failed and worst_same_groups <= FLOOR_RATIO_LIMIT,
+            limit=FLOOR_RATIO_LIMIT, worst=worst_same_groups),
         'groups_per_layer_id': dict(holds=not failed and worst_groups <= GROUPS_PER_LAYER_ID_LIMIT,
                                     limit=GROUPS_PER_LAYER_ID_LIMIT, worst=worst_groups),
         'one_log_record': dict(holds=not failed and records == [LOG_RECORDS_LIMIT],

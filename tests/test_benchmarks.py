@@ -69,6 +69,20 @@ def test_our_constructors_run_on_every_model_with_ratios_to_each_accepting_peer(
             assert set(entry['vs_peers']) == accepting_peers
 
 
+def test_the_same_groups_floor_hands_mmengine_exactly_our_groups(quick_run):
+    results, _ = quick_run
+    for model, result in results['construction'].items():
+        candidates = result['candidates']
+        same = candidates['floor (same groups)']
+        assert same['status'] == 'ok' and same['role'] == 'floor', model
+        assert same['log']['records'] == 0
+        for entry in candidates.values():
+            if entry['role'] == 'ours':
+                assert same['groups'] == entry['groups'], model
+                assert entry['x_same_groups'] > 0
+    assert 'ours_within_2x_same_groups' in results['targets']
+
+
 def test_our_groups_are_at_most_two_per_layer_id(quick_run):
     results, _ = quick_run
     assert results['targets']['groups_per_layer_id']['holds'], results['targets']
