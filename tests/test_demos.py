@@ -237,6 +237,22 @@ def test_train_leaves_other_constructors_alone():
     assert cfg.custom_hooks == []
 
 
+def test_train_amp_without_an_accelerator_is_refused_before_anything_is_built(monkeypatch):
+    tool = load_train_module()
+    monkeypatch.setattr(tool, 'amp_device_available', lambda: False)
+    with pytest.raises(SystemExit, match='--amp: .*AmpOptimWrapper trains on a GPU, NPU, MLU'):
+        tool.build_config(tool.parse_args([osp.join(ROOT, DEMOS['seg']), '--amp']))
+
+
+def test_train_amp_turns_the_optim_wrapper_into_amp_with_dynamic_loss_scale(monkeypatch):
+    tool = load_train_module()
+    monkeypatch.setattr(tool, 'amp_device_available', lambda: True)
+    cfg = tool.build_config(tool.parse_args([osp.join(ROOT, DEMOS['seg']), '--amp']))
+    assert (cfg.optim_wrapper.type, cfg.optim_wrapper.loss_scale) == ('AmpOptimWrapper',
+                                                                      'dynamic')
+    assert cfg.optim_wrapper.constructor == 'CustomLayerDecayOptimizerConstructor'
+
+
 def test_dist_train_sh_builds_the_torchrun_command():
     env = dict(os.environ, DIST_TRAIN_DRY_RUN='1', NNODES='2', NODE_RANK='1',
                MASTER_ADDR='10.0.0.1', PORT='29123')

@@ -117,7 +117,20 @@ def use_cpu_distributed(cfg: Config, launcher: str) -> None:
         torch.distributed.init_process_group(backend='gloo', **options)
 
 
+def amp_device_available() -> bool:
+    """Whether MMEngine's ``AmpOptimWrapper`` accepts this machine (it asserts a GPU, NPU, MLU or
+    MUSA device and refuses the CPU)."""
+    from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
+                                 is_npu_available)
+    return (is_cuda_available() or is_npu_available() or is_mlu_available()
+            or is_musa_available())
+
+
 def enable_amp(cfg: Config) -> None:
+    if not amp_device_available():
+        raise SystemExit('--amp: MMEngine\'s AmpOptimWrapper trains on a GPU, NPU, MLU or MUSA '
+                         'device only, and this machine has none; train without --amp on the '
+                         'CPU')
     optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     if optim_wrapper == 'AmpOptimWrapper':
         print_log('AMP training is already enabled in the config.', logger='current',
