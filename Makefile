@@ -19,7 +19,7 @@ clean-env:
 # baseline. Each takes a few minutes after `make env`.
 SEG_DEMO := configs/demo/upernet_vit-tiny_ld0.9_200it_shapes-seg.py
 DET_DEMO := configs/demo/mask-rcnn_convnext-tiny-w32_lrd0.95_200it_shapes-coco.py
-CLS_DEMO := configs/demo/vit-tiny-p4_lrd0.75_150it_shapes-cls.py
+CLS_DEMO := configs/demo/vit-tiny-p4_ld0.75_150it_shapes-cls.py
 demo_work_dir = work_dirs/$(basename $(notdir $(1)))
 # Intra-op threads of the training process. One: on a 2-core machine shared with other work, two
 # OpenMP threads per process slow these small models down up to ten times (measured); on an idle

@@ -24,7 +24,7 @@ TRAIN = osp.join(ROOT, 'tools', 'train.py')
 DEMOS = {
     'seg': 'configs/demo/upernet_vit-tiny_ld0.9_200it_shapes-seg.py',
     'det': 'configs/demo/mask-rcnn_convnext-tiny-w32_lrd0.95_200it_shapes-coco.py',
-    'cls': 'configs/demo/vit-tiny-p4_lrd0.75_150it_shapes-cls.py',
+    'cls': 'configs/demo/vit-tiny-p4_ld0.75_150it_shapes-cls.py',
 }
 ITERS = 4
 #: The fields of every group in param_groups.json (``mmcv_custom.engine.group_records``).
@@ -214,7 +214,7 @@ def test_train_resume_argument(argv, resume, load_from):
     cfg = tool.build_config(tool.parse_args([osp.join(ROOT, DEMOS['cls']), *argv]))
     assert bool(cfg.get('resume')) is resume
     assert cfg.get('load_from') == load_from
-    assert cfg.work_dir == osp.join('./work_dirs', 'vit-tiny-p4_lrd0.75_150it_shapes-cls')
+    assert cfg.work_dir == osp.join('./work_dirs', 'vit-tiny-p4_ld0.75_150it_shapes-cls')
 
 
 def test_train_adds_the_hook_once_for_layer_decay_constructors():
