@@ -53,3 +53,17 @@ def test_the_optim_wrappers_unnamed_base_group_is_skipped():
     assert group_records(wrapper.param_groups) == group_records(built)
     assert format_table(wrapper.param_groups) == format_table(built)
     assert len(format_table(built).splitlines()) == 2 + len(built)
+
+
+def test_debug_detail_is_built_only_when_a_handler_takes_debug():
+    import logging
+
+    from mmengine.logging import MMLogger
+
+    from mmcv_custom.engine.report import debug_is_emitted
+    # MMLogger's own level is NOTSET: isEnabledFor(DEBUG) is true, its handlers decide
+    assert not debug_is_emitted(MMLogger('report-info', log_level='INFO'))
+    assert debug_is_emitted(MMLogger('report-debug', log_level='DEBUG'))
+    quiet = logging.Logger('report-quiet', level=logging.INFO)
+    quiet.addHandler(logging.NullHandler(logging.DEBUG))
+    assert not debug_is_emitted(quiet)

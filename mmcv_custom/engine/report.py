@@ -2,7 +2,7 @@
 detail at DEBUG. Never ``print``."""
 import json
 import logging
-from typing import Dict, Iterable, List, Mapping, Sequence
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 from mmengine.dist import get_rank
 from mmengine.logging import MMLogger
@@ -57,6 +57,20 @@ def format_table(param_groups: Iterable[dict]) -> str:
     return '\n'.join(lines)
 
 
+def debug_is_emitted(logger: logging.Logger) -> bool:
+    """Whether a DEBUG record would reach some handler. An MMLogger's own level is NOTSET, so
+    ``isEnabledFor(DEBUG)`` is always true while its handlers usually drop DEBUG; building the
+    per-parameter detail for nobody costs more than the rest of the report."""
+    if not logger.isEnabledFor(logging.DEBUG):
+        return False
+    current: Optional[logging.Logger] = logger
+    while current is not None:
+        if any(handler.level <= logging.DEBUG for handler in current.handlers):
+            return True
+        current = current.parent if current.propagate else None
+    return False
+
+
 def log_param_groups(title: str, param_groups: Sequence[dict], notes: Sequence[str] = (),
                      warnings: Sequence[str] = ()) -> None:
     """Log the groups on rank 0 through MMEngine's current logger (so they reach the log file)."""
@@ -69,7 +83,7 @@ def log_param_groups(title: str, param_groups: Sequence[dict], notes: Sequence[s
     lines += [f'note: {note}' for note in notes]
     lines.append('Param groups = ' + format_summary(summarize_groups(param_groups)))
     logger.info('\n'.join(lines))
-    if logger.isEnabledFor(logging.DEBUG):
+    if debug_is_emitted(logger):
         logger.debug('\n'.join(
             f"{name}: group={group['group_name']} layer_id={group.get('layer_id')} "
             f"lr={group['lr']:.6g} weight_decay={group['weight_decay']:.6g}"
