@@ -1,5 +1,5 @@
 """Collect a model's parameters with the facts the grouping rules need (mechanism, no policy)."""
-from typing import Dict, Iterator, List, Mapping, NamedTuple, Tuple
+from typing import Dict, List, Mapping, NamedTuple, Tuple
 
 from torch import nn
 
@@ -30,19 +30,6 @@ class ModelParams(NamedTuple):
         return self.trainable_names + self.frozen_names
 
 
-def walk_modules(model: nn.Module) -> Iterator[Tuple[str, nn.Module]]:
-    """``model.named_modules(remove_duplicate=False)``, iteratively: the same pairs in the same
-    (pre-)order, without a generator frame per nesting level."""
-    stack: List[Tuple[str, nn.Module]] = [('', model)]
-    while stack:
-        name, module = stack.pop()
-        yield name, module
-        prefix = f'{name}.' if name else ''
-        children = [(prefix + child_name, child)
-                    for child_name, child in module._modules.items() if child is not None]
-        stack.extend(reversed(children))
-
-
 def collect_params(model: nn.Module) -> ModelParams:
     """Every parameter of ``model`` under its first name, in ``named_parameters()`` order.
 
@@ -54,7 +41,7 @@ def collect_params(model: nn.Module) -> ModelParams:
     aliases: List[Tuple[str, str]] = []
     first_name: Dict[int, str] = {}
     modules: Dict[str, nn.Module] = {}
-    for module_name, module in walk_modules(model):
+    for module_name, module in model.named_modules(remove_duplicate=False):
         modules.setdefault(module_name, module)
         for attr, param in module._parameters.items():
             if param is None:
