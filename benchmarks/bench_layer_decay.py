@@ -23,7 +23,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from mmdet.engine.optimizers.layer_decay_optimizer_constructor import \
@@ -41,7 +41,7 @@ from mmcv_custom.engine import log_param_groups
 from harness import (counting_logs, counting_prints, interleaved_ms, machine_facts, median,
                      median_ratio, peak_rss_mib, reset_peak_rss, rss_mib, silenced_console)
 from models import CONSTRUCTION_MODELS, build_on_cpu, build_on_meta, internvit_6b_seg
-from report import markdown_report
+from report import SAME_GROUPS, markdown_report
 
 BASE_LR = 1e-4
 WEIGHT_DECAY = 0.05
@@ -96,18 +96,25 @@ def construction_candidates(num_layers: int, rate: float, vit: bool) -> List[Can
                       dict(layer_decay_rate=rate))]
 
 
-SAME_GROUPS = 'floor (same groups)'
+def built_groups(model: nn.Module, candidate: Candidate) -> Tuple[object, List[dict]]:
+    """The constructor ``candidate`` names, and the groups its ``add_params`` builds for
+    ``model``."""
+    cfg = candidate.config()
+    wrapper_cfg = {key: value for key, value in cfg.items()
+                   if key not in ('constructor', 'paramwise_cfg')}
+    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
+        type=candidate.constructor, optim_wrapper_cfg=wrapper_cfg,
+        paramwise_cfg=candidate.paramwise_cfg))
+    groups: List[dict] = []
+    constructor.add_params(groups, model)
+    return constructor, groups
 
 
 def same_groups_candidate(model: nn.Module, ours: Candidate) -> Candidate:
     """MMEngine's ``DefaultOptimWrapperConstructor`` handed the finished groups ``ours`` builds
     for ``model``: what MMEngine and torch cost for that many groups with no grouping work at all
     (``torch.optim.Optimizer.add_param_group`` checks each new group against all earlier ones)."""
-    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
-        type=ours.constructor, optim_wrapper_cfg=dict(optimizer=ours.config()['optimizer']),
-        paramwise_cfg=ours.paramwise_cfg))
-    groups: List[dict] = []
-    constructor.add_params(groups, model)
+    _, groups = built_groups(model, ours)
 
     class SameGroupsConstructor(DefaultOptimWrapperConstructor):
         def add_params(self, params: List[dict], module: nn.Module, **kwargs) -> None:
@@ -149,13 +156,7 @@ def breakdown(model: nn.Module, candidate: Candidate, rounds: int, warmup: int) 
     (groups and report), the report alone, ``torch.optim.AdamW`` on our finished groups, and the
     floor, interleaved."""
     cfg = candidate.config()
-    wrapper_cfg = {key: value for key, value in cfg.items()
-                   if key not in ('constructor', 'paramwise_cfg')}
-    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
-        type=candidate.constructor, optim_wrapper_cfg=wrapper_cfg,
-        paramwise_cfg=candidate.paramwise_cfg))
-    groups: List[dict] = []
-    constructor.add_params(groups, model)
+    constructor, groups = built_groups(model, candidate)
     floor = Candidate('floor', 'floor', 'DefaultOptimWrapperConstructor', None).config()
     steps = {
         'build_optim_wrapper': lambda: build_optim_wrapper(model, cfg),

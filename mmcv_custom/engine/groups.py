@@ -62,9 +62,10 @@ def resolve_num_layers(rule: LayerIdRule, all_names: Sequence[str], trainable_na
     value = given if given is not None else inferred
     layer_ids = [rule.layer_id(name, value) for name in trainable_names]
     head = head_layer_id(value)
-    if layer_ids and max(layer_ids) > head:
-        name, layer_id = next((name, layer_id) for name, layer_id in zip(trainable_names, layer_ids)
-                              if layer_id > head)
+    too_deep = next(((name, layer_id) for name, layer_id in zip(trainable_names, layer_ids)
+                     if layer_id > head), None)
+    if too_deep is not None:
+        name, layer_id = too_deep
         minimum = next(n for n in range(value + 1, value + 100_000)
                        if _first_above_head(rule, trainable_names, n) is None)
         depth = f' (the model has {inferred} layers)' if inferred is not None else ''
