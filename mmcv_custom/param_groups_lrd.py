@@ -34,5 +34,5 @@ def param_groups_lrd(model: nn.Module, weight_decay: float = 0.05,
     result = build_layer_decay_groups(
         model, choose_rule=lambda _: ViTLayerIds(prefix=''), settings=_DEFAULTS, rate=rate,
         base_lr=1.0, base_wd=float(weight_decay), owner='param_groups_lrd',
-        no_decay_names=frozenset(no_weight_decay_list))
+        no_decay_names=lambda rule: frozenset(no_weight_decay_list))
     return [{key: group[key] for key in MAE_GROUP_KEYS} for group in result.groups]

@@ -8,6 +8,8 @@ from mmcv_custom.engine.config import MissingKeyError, UnknownKeyError
 from toy_models import TimmViT, toy_vit_segmentor
 
 CL, LR = 'CustomLayerDecayOptimizerConstructor', 'LearningRateDecayOptimizerConstructor'
+LD = 'LayerDecayOptimizerConstructor'
+NAN, INF = float('nan'), float('inf')
 ADAMW = dict(type='AdamW', lr=1e-3, weight_decay=0.05)
 
 
@@ -117,8 +119,8 @@ CASES = [
     ('missing_decay_rate', LR, {}, ADAMW, vit(), MissingKeyError,
      r'paramwise_cfg\.decay_rate is required'),
     ('unknown_decay_type', LR, dict(decay_rate=0.9, decay_type='block_wise'), ADAMW, vit(),
-     ValueError, r"decay_type must be one of \['layer_wise', 'layer_wise_vit', 'stage_wise'\], "
-     r"got 'block_wise'"),
+     ValueError, r"decay_type must be one of \['layer_wise', 'layer_wise_vit', 'stage_wise', "
+     r"'vit_wise'\], got 'block_wise'"),
     ('stage_wise_on_a_vit', LR, dict(decay_rate=0.9, decay_type='stage_wise'), ADAMW, vit(),
      ValueError, r"decay_type='stage_wise': cannot recognise the backbone family .* These names "
      r'look like the vit family'),
@@ -131,9 +133,48 @@ CASES = [
     ('fifth_convnext_stage', LR, dict(decay_rate=0.9), ADAMW, FiveStages, ValueError,
      r"ConvNeXt layer ids are defined for stages 0-3, but parameter "
      r"'backbone\.stages\.4\.0\.weight' lies in stage 4"),
-    ('unprefixed_timm_vit', LR, dict(decay_rate=0.9), ADAMW, TimmViT, ValueError,
+    # A bare (unprefixed) backbone is recognised now; under a prefix that is not there it is not.
+    ('unprefixed_timm_vit_under_a_named_prefix', LR, dict(decay_rate=0.9,
+                                                         backbone_prefix='backbone'),
+     ADAMW, TimmViT, ValueError,
      r"cannot recognise the backbone family from the parameter names \(first ones: "
-     r"'cls_token', 'pos_embed'"),
+     r"'cls_token', 'pos_embed'.* under the prefix 'backbone\.' \(paramwise_cfg\.backbone_prefix\)"),
+    ('nan_lr_mult', CL, dict(layer_decay_rate=0.9, custom_keys=dict(head=dict(lr_mult=NAN))),
+     ADAMW, vit(), ValueError, r"custom_keys\['head'\]\.lr_mult must be a finite number, got nan"),
+    ('inf_decay_mult', CL, dict(layer_decay_rate=0.9, custom_keys=dict(head=dict(decay_mult=INF))),
+     ADAMW, vit(), ValueError, r"custom_keys\['head'\]\.decay_mult must be a finite number, "
+     r'got inf'),
+    ('inf_lr', CL, dict(layer_decay_rate=0.9), dict(type='AdamW', lr=INF), vit(), ValueError,
+     r'optim_wrapper\.optimizer\.lr must be a finite number, got inf'),
+    ('weight_decay_none', CL, dict(layer_decay_rate=0.9),
+     dict(type='SGD', lr=0.01, weight_decay=None), vit(), TypeError,
+     r"optim_wrapper\.optimizer\.weight_decay must be a number \(omit it to use the optimizer's "
+     r"default\), got None"),
+    ('depths_not_a_list', CL, dict(layer_decay_rate=0.9, depths=4), ADAMW, vit(), TypeError,
+     r'paramwise_cfg\.depths must be a non-empty list of the number of blocks per stage'),
+    ('depths_with_zero', CL, dict(layer_decay_rate=0.9, depths=[2, 0]), ADAMW, vit(), ValueError,
+     r'paramwise_cfg\.depths\[1\] must be a positive int, got 0'),
+    ('depths_on_a_vit', CL, dict(layer_decay_rate=0.9, depths=[2, 2]), ADAMW, vit(), ValueError,
+     r"paramwise_cfg sets \['depths'\], InternImage's keys, but no parameter of Segmentor has "
+     r"InternImage's layout .* These names look like the vit family\. Remove \['depths'\]"),
+    ('negative_offset_lr_scale', CL, dict(layer_decay_rate=0.9, offset_lr_scale=-0.5), ADAMW,
+     vit(), ValueError, r'paramwise_cfg\.offset_lr_scale must be >= 0, got -0\.5'),
+    ('internimage_key_on_lr_decay', LR, dict(decay_rate=0.9, offset_lr_scale=1.0), ADAMW, vit(),
+     ValueError, r"paramwise_cfg\.offset_lr_scale is read only by the recipe\(s\) "
+     r"\['internimage_seg', 'internimage_det'\].*InternImage's configs use "
+     r"constructor='CustomLayerDecayOptimizerConstructor'"),
+    ('vit_wise_key_on_custom', CL, dict(layer_decay_rate=0.9, head_decay_rate=4.0), ADAMW, vit(),
+     ValueError, r"paramwise_cfg\.head_decay_rate is read only by the recipe\(s\) "
+     r"\['vit_wise'\].*decay_type='vit_wise'"),
+    ('unknown_recipe', CL, dict(layer_decay_rate=0.9, recipe='eva'), ADAMW, vit(), ValueError,
+     r"paramwise_cfg\.recipe must be one of \['beit', 'convnext_layer_wise'"),
+    ('backbone_prefix_not_str', CL, dict(layer_decay_rate=0.9, backbone_prefix=1), ADAMW, vit(),
+     TypeError, r"paramwise_cfg\.backbone_prefix must be a module name"),
+    ('layer_decay_both_rates', LD, dict(layer_decay_rate=0.9, decay_rate=0.9), ADAMW, vit(),
+     MissingKeyError, r'needs exactly one of layer_decay_rate .* got \[\'layer_decay_rate\', '
+     r"'decay_rate'\]"),
+    ('layer_decay_bad_decay_type', LD, dict(decay_rate=0.9, decay_type='stage_wise'), ADAMW,
+     vit(), ValueError, r"paramwise_cfg\.decay_type must be one of \['layer_wise'\]"),
 ]
 
 

@@ -15,7 +15,9 @@ from mmcv_custom.layer_ids import ViTLayerIds
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / 'configs'
-EXCLUDED_DIRS = ('_base_', 'demo')
+#: internimage/: its backbone (with the DCNv3 op) comes from InternImage's own code, so its
+#: optimizer is built on a module with InternImage's names (test_internimage_config_...).
+EXCLUDED_DIRS = ('_base_', 'demo', 'internimage')
 
 
 class Expected(NamedTuple):
@@ -160,3 +162,25 @@ def test_mae_finetune_takes_layer_ids_from_the_backbone_and_custom_keys_exempt_n
     for name in ('backbone.patch_embed.projection.weight', 'backbone.layers.5.ffn.layers.1.weight',
                  'head.fc.weight'):
         assert by_name[name]['weight_decay'] == pytest.approx(0.05), name
+
+
+def test_internimage_config_builds_its_optimizer_as_internimage_does():
+    """The published InternImage-L UPerNet optimization, on a module with InternImage's parameter
+    names at the config's width and depths, on the meta device: every parameter gets the lr and
+    weight decay of InternImage's segmentation rule."""
+    import torch
+    from mmengine.optim import build_optim_wrapper
+
+    from field_models import InternImageUperNet
+    from test_field_recipes import internimage_expected
+    path = CONFIG_DIR / 'internimage' / 'upernet_internimage-l_ld0.94_160k_ade20k-640x640.py'
+    cfg = Config.fromfile(str(path))
+    assert 'mmcv_custom' in cfg.custom_imports['imports']
+    with torch.device('meta'):
+        model = InternImageUperNet(depths=cfg.depths, dim=cfg.channels)
+    optimizer = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
+    assert optimizer.defaults['lr'] == 2e-5
+    got = {name: (group['lr'], group['weight_decay'])
+           for group in optimizer.param_groups for name in group['param_names']}
+    assert got == internimage_expected(model, cfg.depths, 0.94, segmentation=True, lr=2e-5)
+    assert {group['layer_id'] for group in optimizer.param_groups} == set(range(39))

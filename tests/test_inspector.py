@@ -238,4 +238,6 @@ def test_importing_the_package_pulls_in_no_plotting_or_downstream_library():
             'if m in sys.modules))')
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                             cwd=ROOT, check=True)
-    assert result.stdout.strip() == '[]'
+    # the last line: with deepspeed installed, importing MMEngine's optim imports deepspeed, whose
+    # accelerator detection prints a line of its own
+    assert result.stdout.strip().splitlines()[-1] == '[]'

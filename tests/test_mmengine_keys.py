@@ -26,6 +26,19 @@ def test_custom_keys_lr_mult_multiplies_the_layer_decay_lr():
     assert got['backbone.blocks.0.mlp.weight'] == (lr_at(1), WD)
 
 
+def test_custom_keys_without_decay_mult_keep_the_no_decay_rule_for_biases_and_norms():
+    """The documented choice (README, CustomLayerDecayOptimizerConstructor, engine.options): an
+    lr-only custom key does not start decaying 1-D parameters and biases, as MMEngine's default
+    constructor would; decay_mult=1.0 asks for that explicitly."""
+    got = lr_wd_by_name(build(custom_keys={'backbone': dict(lr_mult=0.1)}))
+    assert got['backbone.blocks.0.norm1.weight'] == (lr_at(1) * 0.1, 0.0)
+    assert got['backbone.blocks.0.attn.bias'] == (lr_at(1) * 0.1, 0.0)
+    assert got['backbone.blocks.0.ls1'] == (lr_at(1) * 0.1, 0.0)
+    assert got['backbone.blocks.0.attn.weight'] == (lr_at(1) * 0.1, WD)
+    explicit = lr_wd_by_name(build(custom_keys={'backbone': dict(lr_mult=0.1, decay_mult=1.0)}))
+    assert explicit['backbone.blocks.0.attn.bias'] == (lr_at(1) * 0.1, WD)
+
+
 def test_custom_keys_decay_mult_sets_base_weight_decay_times_mult():
     got = lr_wd_by_name(build(custom_keys={'pos_embed': dict(decay_mult=0.0),
                                            'norm': dict(decay_mult=2.0)}))

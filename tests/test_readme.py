@@ -3,14 +3,15 @@ from pathlib import Path
 
 import pytest
 
-from mmcv_custom import (CustomLayerDecayOptimizerConstructor,
+from mmcv_custom import (CustomLayerDecayOptimizerConstructor, LayerDecayOptimizerConstructor,
                          LearningRateDecayOptimizerConstructor)
 
 README = (Path(__file__).resolve().parents[1] / 'README.md').read_text()
 
 
 @pytest.mark.parametrize('cls', [CustomLayerDecayOptimizerConstructor,
-                                 LearningRateDecayOptimizerConstructor])
+                                 LearningRateDecayOptimizerConstructor,
+                                 LayerDecayOptimizerConstructor])
 def test_every_paramwise_key_is_documented(cls):
     for name in cls.schema.names:
         assert f'`{name}`' in README, name

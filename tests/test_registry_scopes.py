@@ -1,4 +1,4 @@
-"""After custom_imports=['mmcv_custom'], both bare names resolve to our classes under every default
+"""After custom_imports=['mmcv_custom'], the three bare names resolve to our classes under every default
 scope, including mmdet's and mmseg's, which register classes of the same name themselves."""
 import pytest
 from mmengine.optim import build_optim_wrapper
@@ -11,9 +11,13 @@ from toy_models import toy_vit_segmentor
 OURS = {
     'CustomLayerDecayOptimizerConstructor': mmcv_custom.CustomLayerDecayOptimizerConstructor,
     'LearningRateDecayOptimizerConstructor': mmcv_custom.LearningRateDecayOptimizerConstructor,
+    # BEiT / EVA / ViT-Adapter / ViT-CoMer / mmseg BEiT & MAE / mmdet ViTDet configs' name; mmseg
+    # registers its own class of this name, mmdet's core none (its ViTDet project does).
+    'LayerDecayOptimizerConstructor': mmcv_custom.LayerDecayOptimizerConstructor,
 }
 RATE_KEY = {'CustomLayerDecayOptimizerConstructor': 'layer_decay_rate',
-            'LearningRateDecayOptimizerConstructor': 'decay_rate'}
+            'LearningRateDecayOptimizerConstructor': 'decay_rate',
+            'LayerDecayOptimizerConstructor': 'layer_decay_rate'}
 SCOPES = ['mmengine', 'mmseg', 'mmdet', 'mmpretrain']
 
 
@@ -56,3 +60,13 @@ def test_replacing_a_peer_class_is_reported_once(log_records):
                          'LearningRateDecayOptimizerConstructor')]
     scope_override_note()  # whatever earlier tests left unreported
     assert scope_override_note() == ''
+
+
+def test_mmseg_layer_decay_class_is_replaced_in_its_scope():
+    from mmcv_custom.registry import _OVERRIDES
+    with OPTIM_WRAPPER_CONSTRUCTORS.switch_scope_and_registry('mmseg') as registry:
+        assert registry.get('LayerDecayOptimizerConstructor') is \
+            mmcv_custom.LayerDecayOptimizerConstructor
+    assert ('mmseg', 'LayerDecayOptimizerConstructor',
+            'mmseg.engine.optimizers.layer_decay_optimizer_constructor.'
+            'LayerDecayOptimizerConstructor') in _OVERRIDES

@@ -1,5 +1,7 @@
-"""The two registered optimizer-wrapper constructors."""
+"""The registered optimizer-wrapper constructors."""
 from .custom_layer_decay import CustomLayerDecayOptimizerConstructor
+from .layer_decay import LayerDecayOptimizerConstructor
 from .lr_decay import LearningRateDecayOptimizerConstructor
 
-__all__ = ['CustomLayerDecayOptimizerConstructor', 'LearningRateDecayOptimizerConstructor']
+__all__ = ['CustomLayerDecayOptimizerConstructor', 'LayerDecayOptimizerConstructor',
+           'LearningRateDecayOptimizerConstructor']

@@ -1,8 +1,9 @@
 """What both layer-decay constructors share: config checks, the call into the engine, the report."""
 import difflib
 import inspect
+import math
 import numbers
-from typing import Any, ClassVar, List, Optional
+from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
@@ -14,8 +15,10 @@ from ..engine.config import MissingKeyError, UnknownKeyError
 from ..engine.params import ModelParams
 from ..engine.resume_check import install_resume_check
 from ..engine.zero_groups import keep_zero_param_names
-from ..layer_ids import (LayerIdRule, ModelLayerDepth, find_layer_depth_fn,
-                         no_weight_decay_names)
+from ..layer_ids import (RECIPE_KEYS, RECIPES, LayerDecayRecipe, LayerIdRule, ModelLayerDepth,
+                         find_layer_depth_fn, no_weight_decay_names, select_rule)
+from ..layer_ids.select import UnrecognisedLayoutError
+from ..layer_ids.model_facts import backbone_module, model_backbone_prefix
 from ..registry import scope_override_note
 
 
@@ -37,12 +40,16 @@ def check_optimizer_cfg(owner: str, optim_wrapper_cfg: Any) -> dict:
         raise MissingKeyError(f'{owner}: optim_wrapper.optimizer.lr is required: every group\'s '
                               'lr is the base lr times its layer-decay scale')
     for key, low_ok in (('lr', False), ('weight_decay', True)):
-        value = optimizer.get(key)
-        if value is None and key == 'weight_decay':
+        if key == 'weight_decay' and key not in optimizer:
             continue
+        value = optimizer[key]
         if not isinstance(value, numbers.Real) or isinstance(value, bool):
-            raise TypeError(f'{owner}: optim_wrapper.optimizer.{key} must be a number, got '
-                            f'{value!r}')
+            omit = (' (omit it to use the optimizer\'s default)' if key == 'weight_decay' else '')
+            raise TypeError(f'{owner}: optim_wrapper.optimizer.{key} must be a number{omit}, '
+                            f'got {value!r}')
+        if not math.isfinite(value):
+            raise ValueError(f'{owner}: optim_wrapper.optimizer.{key} must be a finite number, '
+                             f'got {value!r}')
         if value < 0 or (value == 0 and not low_ok):
             expected = '>= 0' if low_ok else '> 0'
             raise ValueError(f'{owner}: optim_wrapper.optimizer.{key} must be {expected}, '
@@ -72,17 +79,31 @@ def optimizer_default_weight_decay(optimizer_cfg: dict) -> float:
     return 0.0
 
 
+#: Where a recipe key belongs, said when it reaches a constructor that ignores it.
+RECIPE_KEY_HOMES: Dict[str, str] = {
+    key: ("InternImage's configs use constructor='CustomLayerDecayOptimizerConstructor'. "
+          if key in ('depths', 'offset_lr_scale', 'backbone_small_lr', 'dino_head') else
+          "It belongs to constructor='LearningRateDecayOptimizerConstructor' with "
+          "decay_type='vit_wise'. ")
+    for key in RECIPE_KEYS}
+
+
 class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
-    """Shared mechanism; subclasses name their schema, their rate key and their layer-id rule."""
+    """Shared mechanism; subclasses name their schema, their rate key and the recipes they may
+    choose (``auto_recipes``, and :meth:`candidate_recipes` for a given model)."""
 
     schema: ClassVar[ParamwiseSchema]
-    rate_key: ClassVar[str]
+    rate_key: str
+    #: The recipes this constructor chooses from by itself (any recipe can be named explicitly
+    #: with ``paramwise_cfg.recipe``).
+    auto_recipes: ClassVar[Tuple[str, ...]]
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: Optional[dict] = None) -> None:
         owner = type(self).__name__
         check_optimizer_cfg(owner, optim_wrapper_cfg)
         self.settings = self.schema.parse(paramwise_cfg)
         super().__init__(dict(optim_wrapper_cfg), dict(paramwise_cfg))
+        self._check_recipe_keys(self.given_recipe_keys(), self.recipe_names_possible())
         self.rate: float = self.settings[self.rate_key]
         #: What the last ``add_params`` built (groups, rule, num_layers, notes).
         self.result: Optional[LayerDecayResult] = None
@@ -112,12 +133,67 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
         """Everything is validated by ``schema``; MMEngine's own check would refuse decay
         multipliers without an explicit weight_decay, which is resolved from the optimizer."""
 
+    # -- which recipe --------------------------------------------------------------------------
+    def given_recipe_keys(self) -> List[str]:
+        """The recipe-specific keys (``depths``, ``offset_lr_scale``, ...) the config sets."""
+        return [key for key in RECIPE_KEYS if self.paramwise_cfg.get(key) not in (None, False)]
+
+    def recipe_names_possible(self) -> Tuple[str, ...]:
+        """The recipes this config can end up with: the named one, else the automatic ones."""
+        named = self.settings['recipe']
+        return (named,) if named is not None else self.auto_recipes
+
+    def _check_recipe_keys(self, keys: Sequence[str], recipes: Sequence[str]) -> None:
+        for key in keys:
+            readers = RECIPE_KEYS[key]
+            if not set(readers) & set(recipes):
+                raise ValueError(
+                    f'{type(self).__name__}: paramwise_cfg.{key} is read only by the recipe(s) '
+                    f'{list(readers)}, and this config uses {list(recipes)}, which ignore it. '
+                    f'{RECIPE_KEY_HOMES.get(key, "")}Remove it, or name a recipe that reads it '
+                    'with paramwise_cfg.recipe.')
+
+    def candidate_recipes(self, model: nn.Module,
+                          model_params: ModelParams) -> Sequence[LayerDecayRecipe]:
+        """The recipes to try, in order, for ``model`` (subclasses decide)."""
+        raise NotImplementedError(f'{type(self).__name__} must implement candidate_recipes')
+
     def choose_rule(self, model: nn.Module, model_params: ModelParams) -> LayerIdRule:
-        """The layer-id rule for ``model``; subclasses decide unless the model supplies ids."""
-        raise NotImplementedError(f'{type(self).__name__} must implement choose_rule')
+        """The named recipe, or the first candidate that recognises the model, bound to the
+        backbone prefix and depths; an error when the recipe in use ignores a key the config
+        sets."""
+        settings = self.settings
+        named = settings['recipe']
+        candidates = ([RECIPES[named]] if named is not None
+                      else self.candidate_recipes(model, model_params))
+        options = {key: settings[key] for key in RECIPE_KEYS}
+        try:
+            rule = select_rule(candidates, model_params.all_names, owner=type(self).__name__,
+                               context=self.layout_context(), prefix=settings['backbone_prefix'],
+                               depths=settings['depths'], options=options,
+                               head_embeddings_at_layer_0=settings['head_embeddings_at_layer_0'])
+        except UnrecognisedLayoutError as error:
+            raise ValueError(self.unrecognised_layout_message(model, error)) from None
+        self._check_recipe_keys(self.given_recipe_keys(), (rule.recipe.name,))
+        return rule
+
+    def unrecognised_layout_message(self, model: nn.Module,
+                                    error: UnrecognisedLayoutError) -> str:
+        """What a user reads when no candidate recipe recognises the model."""
+        return str(error)
+
+    def layout_context(self) -> str:
+        """What the 'cannot recognise' message starts with (e.g. the decay_type in use)."""
+        return ''
 
     def _model_rule(self, model: nn.Module) -> LayerIdRule:
-        get_layer_depth = find_layer_depth_fn(model)
+        prefix = model_backbone_prefix(model, self.settings['backbone_prefix'])
+        if backbone_module(model, prefix) is None:
+            raise ValueError(
+                f'{type(self).__name__}: paramwise_cfg.backbone_prefix={prefix[:-1]!r} names no '
+                f'submodule of {type(model).__name__} (its top-level modules: '
+                f'{[name for name, _ in model.named_children()]})')
+        get_layer_depth = find_layer_depth_fn(model, prefix)
         if get_layer_depth is None:
             backbone = getattr(model, 'backbone', None)
             raise ValueError(
@@ -125,24 +201,27 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
                 'or its backbone to implement get_layer_depth(param_name, prefix) (the mmpretrain '
                 f'protocol); neither {type(model).__name__} nor its backbone '
                 f'{type(backbone).__name__} does')
-        return ModelLayerDepth(get_layer_depth)
+        return ModelLayerDepth(get_layer_depth, prefix)
 
     def add_params(self, params: List[dict], module: nn.Module, **kwargs: Any) -> None:
         """Append the layer-decay groups of ``module`` to ``params`` and log them once (rank 0)."""
         owner = type(self).__name__
         base_wd = (self.base_wd if self.base_wd is not None
                    else optimizer_default_weight_decay(self.optimizer_cfg))
-        no_decay = (no_weight_decay_names(module) if self.settings['exclude_tokens_from_decay']
-                    else frozenset())
 
         def choose_rule(model_params: ModelParams) -> LayerIdRule:
             if self.settings['layer_ids_from_model']:
                 return self._model_rule(module)
             return self.choose_rule(module, model_params)
 
+        def no_decay_names(rule: LayerIdRule) -> frozenset:
+            if not self.settings['exclude_tokens_from_decay']:
+                return frozenset()
+            return no_weight_decay_names(module, getattr(rule, 'prefix', 'backbone.'))
+
         self.result = build_layer_decay_groups(
             module, choose_rule=choose_rule, settings=self.settings, rate=self.rate,
-            base_lr=self.base_lr, base_wd=base_wd, owner=owner, no_decay_names=no_decay)
+            base_lr=self.base_lr, base_wd=base_wd, owner=owner, no_decay_names=no_decay_names)
         params.extend(self.result.groups)
         self._report(base_wd)
 
@@ -150,11 +229,16 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
         result = self.result
         layers = result.num_layers
         wd_source = '' if self.base_wd is not None else ' (the optimizer\'s default)'
+        recipe = getattr(result.rule, 'recipe', None)
         title = (f'{type(self).__name__}: {len(result.groups)} param groups; layer ids: '
                  f'{result.rule.family}; num_layers={layers.value} '
                  f"({'from paramwise_cfg' if layers.given else 'inferred from the model'}); "
                  f'{self.rate_key}={self.rate}; lr = {self.base_lr:g} * {self.rate} ** '
                  f'({layers.value} + 1 - layer_id) [* lr_mult]; weight_decay={base_wd:g}{wd_source}')
+        if recipe is not None:
+            depths = result.rule.depths
+            title += (f'\nrecipe {recipe.name} ({recipe.source}); backbone prefix '
+                      f"{result.rule.prefix!r}{f'; depths={list(depths)}' if depths else ''}")
         notes = list(result.notes)
         override = scope_override_note()
         if override:

@@ -1,32 +1,58 @@
 """``CustomLayerDecayOptimizerConstructor``: layer-wise lr decay for ViT-style backbones."""
+from typing import Sequence
+
 from torch import nn
 
-from ..engine.config import LAYER_DECAY_KEYS, MMENGINE_KEYS, Key, ParamwiseSchema, check_rate
+from ..engine.config import (LAYER_DECAY_KEYS, MMENGINE_KEYS, Key, ParamwiseSchema, check_rate,
+                             recipe_keys)
 from ..engine.params import ModelParams
-from ..layer_ids import LayerIdRule, ViTLayerIds
-from ..layer_ids.families import FAMILY_LAYOUTS
+from ..layer_ids import LayerDecayRecipe
+from ..layer_ids.recipes import INTERNIMAGE_DET, INTERNIMAGE_SEG, INTERNVL, SWIN, VIT_LAYOUT
+from ..layer_ids.select import GUIDANCE, UnrecognisedLayoutError
 from .base import LayerDecayConstructorBase
 
 
 class CustomLayerDecayOptimizerConstructor(LayerDecayConstructorBase):
-    """Layer-wise learning-rate decay for ViT-style backbones (InternViT-6B, ViT, BEiT, MAE, EVA).
+    """Layer-wise learning-rate decay for ViT-style backbones (InternViT-6B, ViT, BEiT, MAE, EVA),
+    InternImage and Swin.
 
     The embeddings get the smallest learning rate, block ``i`` a larger one, the heads the full
     one. With ``L = num_layers`` and ``rate = layer_decay_rate``, a parameter with layer id ``k``
-    gets ``lr = base_lr * rate ** (L + 1 - k) * lr_mult``, where, relative to ``backbone.``:
+    gets ``lr = base_lr * rate ** (L + 1 - k) [* recipe multiplier] [* lr_mult]``. The ids come
+    from the first of these recipes (``mmcv_custom.layer_ids.recipes``) that recognises the names:
 
-    - ``cls_token``, ``mask_token``, ``pos_embed``, ``visual_embed`` and everything under
-      ``patch_embed`` or ``visual_embed`` have id 0 (the embedding id);
-    - ``blocks.i.*`` and ``layers.i.*`` have id ``i + 1`` (CBNet's ``cb_modules.0.`` /
-      ``cb_modules.1.`` copies share the ids of the plain names; ``levels.`` is read as
-      ``layers.``);
-    - everything else (final norm, neck, heads) has the head id ``L + 1``.
+    - ``internimage_seg`` / ``internimage_det`` (OpenGVLab/InternImage ``segmentation/`` and
+      ``detection/mmcv_custom/custom_layer_decay_optimizer_constructor.py``), chosen when the config
+      sets InternImage's keys or the names show ``levels.S.blocks.B``. Block ``B`` of level ``S``
+      has id ``B + 1 + sum(depths[:S])``; a level's ``downsample`` / ``norm`` ``1 +
+      sum(depths[:S + 1])`` (the last level takes the previous level's value, as the published
+      models were trained); ``patch_embed`` and any ``level_embeds`` 0. Weight decay is also 0 for
+      names containing ``relative_position``, ``norm`` or ``sampling_offsets``. The two files
+      differ; the model decides: one with a ``decode_head`` (a segmentor) gets the segmentation
+      reading (Mask2Former's decode-head embeddings and ``cb_modules.0.patch_embed`` at 0,
+      ``offset_lr_scale`` on backbone offsets only), any other the detection reading
+      (``offset_lr_scale`` on every ``sampling_offsets`` / ``reference_points``).
+    - ``swin`` (mmpretrain ``SwinTransformer.get_layer_depth``): ``stages.S.blocks.B`` ->
+      ``B + 1 + sum(depths[:S])``, ``stages.S.downsample`` -> the last block of stage ``S``,
+      ``patch_embed`` 0; ``depths`` read from the names.
+    - ``internvl`` (InternVL's / BEiT's class of this name): relative to the backbone, ``cls_token``,
+      ``mask_token``, ``pos_embed``, ``register_tokens`` (DINOv2), ``visual_embed`` and everything
+      under ``patch_embed`` / ``visual_embed`` have id 0; ``blocks.i.*`` and ``layers.i.*`` id
+      ``i + 1`` (CBNet's ``cb_modules.0.`` / ``cb_modules.1.`` copies share the plain names' ids;
+      ``levels.i`` is read as ``layers.i``); Mask2Former's
+      ``decode_head.{query_embed, query_feat, level_embed, cls_embed, mask_embed}`` 0 (as
+      ViT-Adapter, InternImage and EVA train them); everything else (final norm, neck, heads) the
+      head id ``L + 1``.
+
+    The backbone is ``backbone.``, else ``img_backbone.``, else where the layout is found, else the
+    model itself (a bare backbone); ``backbone_prefix`` names it. The report says which recipe,
+    source and prefix were used.
 
     Parameters with ``requires_grad=False`` are in no group. Weight decay is 0 for 1-D parameters
     and names ending in ``.bias``, the optimizer's ``weight_decay`` otherwise. With no
     ``paramwise_cfg`` key beyond the first two below, every parameter's lr, weight decay and
     group name, and the group order, equal those of InternVL's (and BEiT's) constructor of the same
-    name; the groups are logged once, on rank 0.
+    name on its ViTs (and InternImage's on InternImage); the groups are logged once, on rank 0.
 
     ``paramwise_cfg`` keys:
 
@@ -46,8 +72,24 @@ class CustomLayerDecayOptimizerConstructor(LayerDecayConstructorBase):
       layer-decay lr, ``decay_mult`` sets ``weight_decay = base * decay_mult``, other options are
       copied into the group), ``bias_lr_mult``, ``bias_decay_mult``, ``norm_decay_mult``,
       ``dwconv_decay_mult``, ``flat_decay_mult``, ``dcn_offset_lr_mult``, ``bypass_duplicate``.
-      A parameter matched by one of them leaves the plain no-decay rule (see
+      A ``custom_keys`` entry without ``decay_mult`` changes the lr only: the parameter keeps
+      the recipe's weight decay (0 for 1-D parameters and biases), unlike MMEngine's own
+      constructor, which would give it the base weight decay. The multipliers and decay
+      multipliers replace the recipe's weight decay for what they match (see
       ``mmcv_custom.engine.options`` for the order in which they apply).
+    - ``backbone_prefix`` (str, default: found from the names): the module that holds the backbone
+      (``'img_backbone'``; ``''`` for a bare backbone).
+    - ``head_embeddings_at_layer_0`` (bool, default True): Mask2Former's decode-head embeddings at
+      layer 0 as the published recipes train them; False puts them with the head. The report lists
+      the parameters outside the backbone it placed at layer 0.
+    - ``recipe`` (str, default: chosen as above): a recipe by name (``mmcv_custom.RECIPES``).
+    - InternImage's keys: ``depths`` (list of int, default: read from the names; checked against
+      them; ``num_layers`` defaults to ``sum(depths)``), ``offset_lr_scale`` (float >= 0, default
+      1.0: multiplies the lr of ``sampling_offsets`` / ``reference_points``),
+      ``backbone_small_lr`` (bool: every lr below the base lr times 0.1), ``dino_head`` (bool:
+      head-level ``sampling_offsets`` / ``reference_points`` times 0.1). On a recipe that does not
+      read them they are an error, as are ``head_decay_rate`` / ``lm_head_decay_rate`` (they belong
+      to :class:`LearningRateDecayOptimizerConstructor`'s ``decay_type='vit_wise'``).
 
     Unknown keys, wrong types and out-of-range values raise ``KeyError`` / ``TypeError`` /
     ``ValueError`` naming the key, when the constructor is built. Every group carries ``params``,
@@ -65,19 +107,32 @@ class CustomLayerDecayOptimizerConstructor(LayerDecayConstructorBase):
     """
 
     rate_key = 'layer_decay_rate'
+    auto_recipes = ('internvl', 'internimage_seg', 'internimage_det', 'swin')
     schema = ParamwiseSchema(
         'CustomLayerDecayOptimizerConstructor',
         (Key('layer_decay_rate', check_rate, doc='the decay per layer, in (0, 1]',
-             required=True),) + LAYER_DECAY_KEYS + MMENGINE_KEYS)
+             required=True),) + LAYER_DECAY_KEYS + recipe_keys() + MMENGINE_KEYS)
 
-    def choose_rule(self, model: nn.Module, model_params: ModelParams) -> LayerIdRule:
-        rule = ViTLayerIds()
-        names = model_params.all_names
-        if not rule.recognizes(names):
-            sample = ', '.join(repr(name) for name in names[:4])
-            raise ValueError(
-                f'{type(self).__name__} is for ViT-style backbones, but no parameter of '
-                f'{type(model).__name__} has their layout ({FAMILY_LAYOUTS["vit"]}); first names: '
-                f'{sample}. For ConvNeXt use LearningRateDecayOptimizerConstructor; a backbone '
-                'with get_layer_depth() can set paramwise_cfg.layer_ids_from_model=True.')
-        return rule
+    def candidate_recipes(self, model: nn.Module,
+                          model_params: ModelParams) -> Sequence[LayerDecayRecipe]:
+        """InternImage (segmentation reading when the model has a ``decode_head``, detection
+        otherwise) when its keys are set or its ``levels.S.blocks.B`` names are seen, then Swin's
+        ``stages.S.blocks.B``, then InternVL's ViT reading."""
+        internimage = INTERNIMAGE_SEG if hasattr(model, 'decode_head') else INTERNIMAGE_DET
+        if self.given_recipe_keys():
+            return (internimage,)
+        return (internimage, SWIN, INTERNVL)
+
+    def unrecognised_layout_message(self, model: nn.Module,
+                                    error: UnrecognisedLayoutError) -> str:
+        keys = self.given_recipe_keys()
+        if keys and self.settings['recipe'] is None:
+            return (f"{type(self).__name__}: paramwise_cfg sets {keys}, InternImage's keys, but no "
+                    f"parameter of {type(model).__name__} has InternImage's layout "
+                    f'({INTERNIMAGE_SEG.layout}); first names: {error.sample}.{error.looks_like} '
+                    f'Remove {keys} for another backbone.')
+        return (f'{type(self).__name__} is for ViT-style backbones, but no parameter of '
+                f'{type(model).__name__} has their layout ({VIT_LAYOUT}), nor that of InternImage '
+                f'({INTERNIMAGE_SEG.layout}) or Swin ({SWIN.layout}); first names: '
+                f'{error.sample}.{error.looks_like} For ConvNeXt use '
+                f'LearningRateDecayOptimizerConstructor. {GUIDANCE}')

@@ -5,6 +5,7 @@ from typing import Any, Callable, FrozenSet, List, Mapping, Tuple
 from torch import nn
 
 from ..layer_ids.base import LayerIdRule
+from ..layer_ids.recipe import LayerIdError
 from .groups import NumLayers, build_param_groups, resolve_num_layers
 from .options import ParamOptionRules, is_token_name
 from .params import ModelParams, collect_params
@@ -54,24 +55,52 @@ def _notes(groups: List[dict], model_params: ModelParams, settings: Mapping[str,
     return notes
 
 
+def _head_embedding_notes(rule: LayerIdRule, model_params: ModelParams,
+                          layer_ids: List[int]) -> List[str]:
+    """Name the parameters outside the backbone that the recipe put at layer 0."""
+    is_head_embedding = getattr(rule, 'is_head_embedding', None)
+    if is_head_embedding is None:
+        return []
+    placed = [name for name, layer_id in zip(model_params.trainable_names, layer_ids)
+              if layer_id == 0 and is_head_embedding(name)]
+    if not placed:
+        return []
+    switch = ('; paramwise_cfg.head_embeddings_at_layer_0=False puts the decode head\'s with the '
+              'head' if rule.recipe.head_embeddings else '')
+    return [f'{len(placed)} parameters outside the backbone are trained as embeddings (layer 0), '
+            f'as {rule.recipe.name} does: {", ".join(placed)}{switch}']
+
+
 def build_layer_decay_groups(model: nn.Module, *, choose_rule: Callable[[ModelParams], LayerIdRule],
                              settings: Mapping[str, Any], rate: float, base_lr: float,
                              base_wd: float, owner: str,
-                             no_decay_names: FrozenSet[str] = frozenset()) -> LayerDecayResult:
-    """Collect -> choose the layer-id rule -> resolve num_layers -> decide options -> group."""
+                             no_decay_names: Callable[[LayerIdRule], FrozenSet[str]] = (
+                                 lambda rule: frozenset())) -> LayerDecayResult:
+    """Collect -> choose the layer-id rule -> resolve num_layers -> decide options -> group.
+
+    ``no_decay_names(rule)`` gives the full names that get weight decay 0 whatever the rule
+    (the model's ``no_weight_decay()`` list under the rule's backbone prefix)."""
     model_params = collect_params(model)
     warnings = _check_model(model_params, settings, owner)
     rule = choose_rule(model_params)
-    num_layers, layer_ids = resolve_num_layers(rule, model_params.all_names,
-                                               model_params.trainable_names,
-                                               settings['num_layers'], owner)
+    try:
+        num_layers, layer_ids = resolve_num_layers(rule, model_params.all_names,
+                                                   model_params.trainable_names,
+                                                   settings['num_layers'], owner)
+    except LayerIdError as error:
+        raise ValueError(f'{owner}: {error}') from None
+    check_layer_ids = getattr(rule, 'check_layer_ids', None)
+    if check_layer_ids is not None:
+        check_layer_ids(model_params.all_names, num_layers.value, owner)
     if num_layers.given and num_layers.inferred not in (None, num_layers.value):
         warnings.append(
             f'{owner}: paramwise_cfg.num_layers={num_layers.value} differs from the depth of the '
             f'model ({num_layers.inferred} layers of the {rule.family} family); the layer-decay '
             'scales follow num_layers')
-    options = ParamOptionRules(settings, base_wd, model_params, no_decay_names)
+    options = ParamOptionRules(settings, base_wd, model_params, rule, num_layers.value,
+                               no_decay_names(rule))
     groups = build_param_groups(model_params.trainable, layer_ids, num_layers.value, rate,
-                                base_lr, base_wd, options)
-    return LayerDecayResult(groups, rule, num_layers,
-                            tuple(_notes(groups, model_params, settings)), tuple(warnings))
+                                base_lr, base_wd, options, rule)
+    notes = _notes(groups, model_params, settings) + _head_embedding_notes(rule, model_params,
+                                                                           layer_ids)
+    return LayerDecayResult(groups, rule, num_layers, tuple(notes), tuple(warnings))

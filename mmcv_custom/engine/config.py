@@ -2,6 +2,7 @@
 model is touched. Unknown keys are refused with the list of known ones; the caller's dict is never
 changed; errors name the key and what was expected."""
 import difflib
+import math
 import numbers
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -31,6 +32,11 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def _check_finite(path: str, value: Any) -> None:
+    if not math.isfinite(value):
+        raise ValueError(f'{path} must be a finite number, got {value!r}')
+
+
 def check_rate(path: str, value: Any) -> float:
     """A decay rate: a number in (0, 1]."""
     if not _is_number(value):
@@ -54,9 +60,27 @@ def check_multiplier(path: str, value: Any) -> float:
     """An lr or weight-decay multiplier: a number >= 0."""
     if not _is_number(value):
         raise TypeError(f'{path} must be a number >= 0, got {value!r} ({type(value).__name__})')
+    _check_finite(path, value)
     if value < 0:
         raise ValueError(f'{path} must be >= 0, got {value!r}')
     return float(value)
+
+
+def check_depths(path: str, value: Any) -> Tuple[int, ...]:
+    """Blocks per stage: a non-empty list of positive ints, e.g. ``[4, 4, 18, 4]``."""
+    if not isinstance(value, (list, tuple)) or not value:
+        raise TypeError(f'{path} must be a non-empty list of the number of blocks per stage, '
+                        f'e.g. [4, 4, 18, 4], got {value!r}')
+    return tuple(check_positive_int(f'{path}[{index}]', item) for index, item in enumerate(value))
+
+
+def check_prefix(path: str, value: Any) -> str:
+    """A module path such as ``'img_backbone'`` (a trailing dot is added), or ``''`` (the model is
+    the backbone)."""
+    if not isinstance(value, str) or value.startswith('.') or '..' in value:
+        raise TypeError(f"{path} must be a module name such as 'backbone' or 'img_backbone' "
+                        f"(or '' for a bare backbone), got {value!r}")
+    return value if not value or value.endswith('.') else value + '.'
 
 
 def check_bool(path: str, value: Any) -> bool:
@@ -141,7 +165,40 @@ LAYER_DECAY_KEYS: Tuple[Key, ...] = (
     Key('layer_ids_from_model', check_bool, False,
         "layer ids from the model's or its backbone's get_layer_depth(param_name, prefix) "
         '(mmpretrain protocol) instead of the name rules'),
+    Key('backbone_prefix', check_prefix, None,
+        "the module holding the backbone ('img_backbone', '' for a bare backbone); found from "
+        "the names when omitted (backbone., img_backbone., where the layout is)"),
+    Key('head_embeddings_at_layer_0', check_bool, True,
+        "Mask2Former's decode_head query_embed / query_feat / level_embed / cls_embed / "
+        'mask_embed train at layer 0 as the published recipes do; False puts them with the head'),
 )
+
+#: The keys of the published recipes that read their own (see ``layer_ids.recipes.RECIPE_KEYS``
+#: for which recipe reads which); each is refused when the recipe in use does not read it.
+RECIPE_OPTION_KEYS: Tuple[Key, ...] = (
+    Key('depths', check_depths, None,
+        "InternImage: blocks per level, e.g. [4, 4, 18, 4]; checked against the model's names; "
+        'num_layers defaults to sum(depths)'),
+    Key('offset_lr_scale', check_multiplier, None,
+        'InternImage: multiplies the lr of sampling_offsets / reference_points (default 1.0)'),
+    Key('backbone_small_lr', check_bool, False,
+        'InternImage: multiplies every lr below the base lr by 0.1'),
+    Key('dino_head', check_bool, False,
+        'InternImage (DINO detector): head-level sampling_offsets / reference_points get 0.1x lr'),
+    Key('head_decay_rate', check_multiplier, None,
+        "decay_type='vit_wise' (OmniDrive / StreamPETR / Far3D): multiplies the lr of everything "
+        'outside the backbone (default 1.0)'),
+    Key('lm_head_decay_rate', check_multiplier, None,
+        "decay_type='vit_wise': multiplies the lr of lm_head.* instead (default 0.1)"),
+)
+
+def recipe_keys() -> Tuple[Key, ...]:
+    """``recipe`` (a published recipe by name) and the recipe-specific keys."""
+    from ..layer_ids.recipes import RECIPES
+    return (Key('recipe', check_choice(tuple(sorted(RECIPES))), None,
+                'a published recipe by name (layer_ids.recipes); chosen from the constructor, '
+                'its keys and the model when omitted'),) + RECIPE_OPTION_KEYS
+
 
 #: Old spellings users carry over between the two constructors and from mmcv 1.x configs.
 SPELLING_HINTS = {'decay_rate': 'layer_decay_rate', 'layer_decay_rate': 'decay_rate',

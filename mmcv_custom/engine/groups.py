@@ -29,6 +29,8 @@ def _format_number(value: float) -> str:
 def group_name(layer_id: int, options: ParamOptions, base_wd: float) -> str:
     """``layer_{id}_{decay|no_decay}``, plus what sets the group apart when multipliers apply."""
     name = f"layer_{layer_id}_{'decay' if options.decays else 'no_decay'}"
+    if options.tag:
+        name += f'_{options.tag}'
     if options.lr_mult != 1.0:
         name += f'_lr_mult_{_format_number(options.lr_mult)}'
     if options.weight_decay != (base_wd if options.decays else 0.0):
@@ -88,21 +90,22 @@ def _first_above_head(rule: LayerIdRule, names: Sequence[str],
 
 def build_param_groups(params: Sequence[ParamInfo], layer_ids: Sequence[int], num_layers: int,
                        rate: float, base_lr: float, base_wd: float,
-                       options_of: Callable[[ParamInfo], ParamOptions]) -> List[dict]:
+                       options_of: Callable[[ParamInfo, int], ParamOptions],
+                       rule: LayerIdRule) -> List[dict]:
     """One group per distinct (layer id, options), in first-appearance order; ``layer_ids[i]`` is
-    the layer id of ``params[i]``."""
+    the layer id of ``params[i]``; ``rule.layer_scale`` gives each layer's decay scale."""
     if len(layer_ids) != len(params):
         raise ValueError(f'build_param_groups: {len(params)} parameters but {len(layer_ids)} '
                          'layer ids')
-    head = head_layer_id(num_layers)
     groups: Dict[tuple, dict] = {}
     names_in_use: Dict[str, tuple] = {}
     for info, layer_id in zip(params, layer_ids):
-        options = options_of(info)
+        options = options_of(info, layer_id)
         key = (layer_id, options.key)
         group = groups.get(key)
         if group is None:
-            lr_scale = rate ** (head - layer_id) * options.lr_mult
+            lr_scale = (rule.layer_scale(rate, layer_id, num_layers) * options.recipe_mult
+                        * options.lr_mult)
             name = group_name(layer_id, options, base_wd)
             while name in names_in_use:
                 name += '_'

@@ -11,9 +11,18 @@ Precedence (the first that applies wins, as in ``DefaultOptimWrapperConstructor`
 3. Weight decay, first match: ``norm_decay_mult`` (parameters of norm layers), ``bias_decay_mult``
    (biases), ``dwconv_decay_mult`` (depth-wise convs), ``flat_decay_mult`` (1-D parameters):
    ``weight_decay = base * mult``.
-4. Otherwise the layer-decay rule of InternVL / BEiT / mmdet / mmseg: ``weight_decay = 0`` for 1-D
-   parameters and names ending in ``.bias``, and, with ``exclude_tokens_from_decay=True``, for tokens
-   and position embeddings and the names the model's ``no_weight_decay()`` lists; else the base.
+4. Otherwise the recipe's weight-decay rule (InternVL / BEiT / mmdet / mmseg: ``weight_decay = 0``
+   for 1-D parameters and names ending in ``.bias``; InternImage also for names containing
+   ``relative_position``, ``norm`` or ``sampling_offsets``; ViTDet only for block norms and
+   ``pos_embed``), and, with ``exclude_tokens_from_decay=True``, for tokens and position embeddings
+   and the names the model's ``no_weight_decay()`` lists; else the base.
+
+A ``custom_keys`` entry without ``decay_mult`` changes the lr only: the parameter keeps the weight
+decay of rule 4 (so ``custom_keys={'backbone': dict(lr_mult=0.1)}`` does not start decaying biases
+and norms, as MMEngine's own constructor would).
+
+The recipe's own lr multipliers (InternImage's ``offset_lr_scale``, the head multiplier of the
+mmdet3d-style configs, ...) apply on top of all of these and tag the group's name.
 """
 import re
 from typing import Any, FrozenSet, Mapping, Optional, Tuple
@@ -22,6 +31,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.instancenorm import _InstanceNorm
 
+from ..layer_ids.base import LayerIdRule
 from .params import ModelParams, ParamInfo
 
 NORM_TYPES = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm)
@@ -41,16 +51,25 @@ class ParamOptions:
     """What the rules decide for one parameter. Equal options share a group; ``extras`` (options
     copied from ``custom_keys``) compare by ``repr``, since values from a config may be lists."""
 
-    __slots__ = ('decays', 'weight_decay', 'lr_mult', 'extras', 'key')
+    __slots__ = ('decays', 'weight_decay', 'lr_mult', 'extras', 'recipe_mult', 'tag', 'key')
 
     def __init__(self, decays: bool, weight_decay: float, lr_mult: float = 1.0,
-                 extras: Tuple[Tuple[str, Any], ...] = ()) -> None:
+                 extras: Tuple[Tuple[str, Any], ...] = (), recipe_mult: float = 1.0,
+                 tag: str = '') -> None:
         self.decays = decays
         self.weight_decay = weight_decay
         self.lr_mult = lr_mult
         self.extras = extras
+        #: The recipe's own multiplier and the tag it adds to the group name.
+        self.recipe_mult = recipe_mult
+        self.tag = tag
         #: What identifies the options: equal keys, equal options (and the same group).
-        self.key = (decays, weight_decay, lr_mult, repr(extras) if extras else '')
+        self.key = (decays, weight_decay, lr_mult, repr(extras) if extras else '', recipe_mult,
+                    tag)
+
+    def with_recipe_multiplier(self, factor: float, tag: str) -> 'ParamOptions':
+        """These options with the recipe's multiplier ``factor`` and group ``tag``."""
+        return ParamOptions(self.decays, self.weight_decay, self.lr_mult, self.extras, factor, tag)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ParamOptions) and self.key == other.key
@@ -60,7 +79,8 @@ class ParamOptions:
 
     def __repr__(self) -> str:
         return (f'ParamOptions(decays={self.decays}, weight_decay={self.weight_decay}, '
-                f'lr_mult={self.lr_mult}, extras={self.extras})')
+                f'lr_mult={self.lr_mult}, extras={self.extras}, recipe_mult={self.recipe_mult}, '
+                f'tag={self.tag!r})')
 
 
 def _is_dwconv(module: nn.Module) -> bool:
@@ -76,11 +96,17 @@ def _dcn_types() -> tuple:
 
 
 class ParamOptionRules:
-    """Decides ``ParamOptions`` for each parameter of one model."""
+    """Decides ``ParamOptions`` for each parameter of one model; ``rule`` is the layer-id rule in
+    use (its weight-decay rule and lr multipliers), ``num_layers`` its ``L``."""
 
     def __init__(self, settings: Mapping[str, Any], base_wd: float, model_params: ModelParams,
+                 rule: LayerIdRule, num_layers: int,
                  no_decay_names: FrozenSet[str] = frozenset()) -> None:
         self.settings = settings
+        self.rule = rule
+        self.num_layers = num_layers
+        recipe = getattr(rule, 'recipe', None)
+        self.recipe_multiplies = bool(recipe is not None and recipe.multipliers)
         self.base_wd = base_wd
         self.no_decay_names = no_decay_names
         self.custom_keys = settings['custom_keys']
@@ -96,8 +122,9 @@ class ParamOptionRules:
         self._no_decay = ParamOptions(decays=False, weight_decay=0.0)
 
     def default_no_decay(self, info: ParamInfo) -> bool:
-        """The layer-decay rule: 1-D parameters, biases and (optionally) tokens are not decayed."""
-        if info.param.ndim == 1 or info.name.endswith('.bias') or info.name in self.no_decay_names:
+        """The recipe's rule (InternVL's: 1-D parameters and biases), the model's
+        ``no_weight_decay()`` names and (optionally) tokens are not decayed."""
+        if self.rule.no_decay(info.name, info.param.ndim) or info.name in self.no_decay_names:
             return True
         return self.settings['exclude_tokens_from_decay'] and is_token_name(info.name)
 
@@ -144,7 +171,15 @@ class ParamOptionRules:
             return settings['flat_decay_mult']
         return None
 
-    def __call__(self, info: ParamInfo) -> ParamOptions:
+    def __call__(self, info: ParamInfo, layer_id: int) -> ParamOptions:
+        options = self._options(info)
+        if self.recipe_multiplies:
+            factor, tag = self.rule.multiplier(info.name, layer_id, self.num_layers)
+            if tag:
+                return options.with_recipe_multiplier(factor, tag)
+        return options
+
+    def _options(self, info: ParamInfo) -> ParamOptions:
         if self.layer_decay_only:
             return self._layer_decay_default(info)
         key = next((k for k in self.sorted_custom_keys if k in info.name), None)

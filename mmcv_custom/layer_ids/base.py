@@ -12,7 +12,7 @@ With ``L = num_layers``:
 
 The engine turns an id ``k`` into ``lr_scale = rate ** (head_layer_id(L) - k)``.
 """
-from typing import Iterable, Optional, Protocol, runtime_checkable
+from typing import Iterable, Optional, Protocol, Tuple, runtime_checkable
 
 EMBED_LAYER_ID = 0
 
@@ -44,3 +44,14 @@ class LayerIdRule(Protocol):
 
     def layer_id(self, name: str, num_layers: int) -> int:
         """The layer id of the parameter called ``name`` (a full name, e.g. ``backbone.x.y``)."""
+
+    def no_decay(self, name: str, ndim: int) -> bool:
+        """Whether the parameter (``ndim``: its original number of dimensions) gets weight decay 0
+        under the rule's own weight-decay rule."""
+
+    def multiplier(self, name: str, layer_id: int, num_layers: int) -> Tuple[float, str]:
+        """``(lr factor, group-name tag)`` of the rule's extra multiplier, ``(1.0, '')`` if none."""
+
+    def layer_scale(self, rate: float, layer_id: int, num_layers: int) -> float:
+        """The decay scale of a layer: ``rate ** (num_layers + 1 - layer_id)`` (recipes may
+        scale it further)."""

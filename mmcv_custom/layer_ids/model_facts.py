@@ -2,25 +2,37 @@
 and the names its ``no_weight_decay()`` lists (timm / MAE / EVA convention).
 
 A backbone that implements ``get_layer_depth(param_name, prefix) -> (layer_id, max_layer_id)`` (all
-of mmpretrain's ViT-style and ConvNeXt backbones do) knows its own depth best. mmpretrain's
+of mmpretrain's ViT-style, Swin and ConvNeXt backbones do) knows its own depth best. mmpretrain's
 ``max_layer_id`` is ``num_layers + 2``: the head id is ``max_layer_id - 1``.
 """
 from dataclasses import dataclass
-from typing import Callable, FrozenSet, Iterable, Optional, Tuple
+from typing import Callable, FrozenSet, Iterable, Optional, Sequence, Tuple
 
 from torch import nn
 
+from .base import head_layer_id
+
 LayerDepthFn = Callable[[str], Tuple[int, int]]
+#: Where the backbone is looked for when the config names no prefix.
+BACKBONE_ATTRS = ('backbone', 'img_backbone')
 
 
-def _backbone(model: nn.Module, prefix: str) -> Optional[nn.Module]:
-    return getattr(model, prefix.rstrip('.'), None) if prefix else None
+def backbone_module(model: nn.Module, prefix: str) -> Optional[nn.Module]:
+    """The submodule ``prefix`` names (``'backbone.'``, ``'img_backbone.'``, ``'a.b.'``); the model
+    itself for ``''``; None when there is no such submodule."""
+    if not prefix:
+        return model
+    try:
+        return model.get_submodule(prefix.rstrip('.'))
+    except AttributeError:
+        return None
 
 
 def no_weight_decay_names(model: nn.Module, prefix: str = 'backbone.') -> FrozenSet[str]:
     """Full names listed by ``model.no_weight_decay()`` and ``<backbone>.no_weight_decay()``."""
     names = set()
-    for owner, owner_prefix in ((model, ''), (_backbone(model, prefix), prefix)):
+    backbone = backbone_module(model, prefix) if prefix else None
+    for owner, owner_prefix in ((model, ''), (backbone, prefix)):
         listed = getattr(owner, 'no_weight_decay', None)
         if callable(listed):
             result = listed()
@@ -31,9 +43,21 @@ def no_weight_decay_names(model: nn.Module, prefix: str = 'backbone.') -> Frozen
     return frozenset(names)
 
 
+def model_backbone_prefix(model: nn.Module, given: Optional[str] = None) -> str:
+    """The prefix of the backbone that answers ``get_layer_depth``: ``given`` if set, else
+    ``backbone.`` / ``img_backbone.`` when the model has one with the method, else ``''``."""
+    if given is not None:
+        return given if not given or given.endswith('.') else given + '.'
+    for attr in BACKBONE_ATTRS:
+        if callable(getattr(getattr(model, attr, None), 'get_layer_depth', None)):
+            return attr + '.'
+    return ''
+
+
 def find_layer_depth_fn(model: nn.Module, prefix: str = 'backbone.') -> Optional[LayerDepthFn]:
-    """The model's ``get_layer_depth``, preferring its backbone's; None when neither has one."""
-    backbone = _backbone(model, prefix)
+    """The ``get_layer_depth`` of the module ``prefix`` names (the model itself for ``''``),
+    called with ``prefix``; else the model's own; None when neither has one."""
+    backbone = backbone_module(model, prefix)
     if backbone is not None and callable(getattr(backbone, 'get_layer_depth', None)):
         return lambda name: backbone.get_layer_depth(name, prefix)
     if callable(getattr(model, 'get_layer_depth', None)):
@@ -43,9 +67,10 @@ def find_layer_depth_fn(model: nn.Module, prefix: str = 'backbone.') -> Optional
 
 @dataclass(frozen=True)
 class ModelLayerDepth:
-    """Layer ids read from a ``get_layer_depth`` function."""
+    """Layer ids read from a ``get_layer_depth`` function for the backbone under ``prefix``."""
 
     get_layer_depth: LayerDepthFn
+    prefix: str = 'backbone.'
     family: str = 'model (get_layer_depth)'
 
     def recognizes(self, names: Iterable[str]) -> bool:
@@ -60,3 +85,34 @@ class ModelLayerDepth:
     def layer_id(self, name: str, num_layers: int) -> int:
         layer_id, _ = self.get_layer_depth(name)
         return layer_id
+
+    def no_decay(self, name: str, ndim: int) -> bool:
+        return ndim == 1 or name.endswith('.bias')
+
+    def multiplier(self, name: str, layer_id: int, num_layers: int) -> Tuple[float, str]:
+        return 1.0, ''
+
+    def layer_scale(self, rate: float, layer_id: int, num_layers: int) -> float:
+        return rate ** (head_layer_id(num_layers) - layer_id)
+
+    def check_layer_ids(self, names: Sequence[str], num_layers: int, owner: str) -> None:
+        """ValueError when the model's ids cannot be right: no parameter name (trainable or
+        frozen) starts with the backbone prefix it was asked about, or every backbone parameter
+        got the head id (one group at the full lr, which is what a wrapper-renamed or
+        mis-prefixed backbone silently gives)."""
+        inside = [name for name in names if name.startswith(self.prefix)]
+        if not inside:
+            raise ValueError(
+                f'{owner}: paramwise_cfg.layer_ids_from_model=True asked the backbone for the '
+                f'depth of names under {self.prefix!r}, but no parameter name starts with it '
+                f'(first names: {list(names[:3])}). Set paramwise_cfg.backbone_prefix to the '
+                'module that holds the backbone.')
+        head = head_layer_id(num_layers)
+        where = f'under {self.prefix!r}' if self.prefix else 'of the model'
+        if all(self.layer_id(name, num_layers) == head for name in inside):
+            raise ValueError(
+                f'{owner}: paramwise_cfg.layer_ids_from_model=True: get_layer_depth gave every one '
+                f"of the {len(inside)} parameters {where} the head id {head}, so no layer would "
+                'be decayed. The backbone did not recognise the names '
+                f'it was given (first names: {inside[:3]}); check paramwise_cfg.backbone_prefix or '
+                'leave layer_ids_from_model unset to use the name recipes.')

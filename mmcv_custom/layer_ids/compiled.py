@@ -1,0 +1,274 @@
+"""The one mechanism that applies a :class:`~.recipe.LayerDecayRecipe` to parameter names.
+
+:func:`compile_recipe` binds a recipe to a backbone prefix (``backbone.``, ``img_backbone.``, or
+``''`` for a bare backbone), to ``depths`` for hierarchical backbones and to the values of the
+recipe's own ``paramwise_cfg`` keys, and returns a :class:`RecipeRule`, which implements the
+:class:`~.base.LayerIdRule` protocol plus the recipe's weight-decay rule and lr multipliers.
+:func:`find_prefix` finds where in the model the recipe's layout lives.
+"""
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Pattern, Sequence, Tuple
+
+from .base import EMBED_LAYER_ID, head_layer_id
+from .recipe import ID_FORMULAS, IdFacts, LayerDecayRecipe, LayerIdError
+
+#: Prefixes tried first, in this order, when the config names none: OpenMMLab's ``backbone.`` and
+#: the ``img_backbone.`` of mmdet3d-style detectors (StreamPETR, Far3D, OmniDrive).
+KNOWN_PREFIXES = ('backbone.', 'img_backbone.')
+
+
+def _any_of(regexes: Sequence[str]) -> Optional[Pattern]:
+    if not regexes:
+        return None
+    return re.compile('|'.join(f'(?:{regex})' for regex in regexes))
+
+
+def normalize_prefix(prefix: str) -> str:
+    """``'img_backbone'`` -> ``'img_backbone.'``; ``''`` stays ``''`` (a bare backbone)."""
+    return prefix if not prefix or prefix.endswith('.') else prefix + '.'
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    embeddings: Optional[Pattern]
+    model_embeddings: Optional[Pattern]
+    head_embeddings: Optional[Pattern]
+    strict: Optional[Pattern]
+    blocks: Tuple[Tuple[Pattern, Any, str], ...]
+    no_decay_substrings: Tuple[str, ...]
+    no_decay_patterns: Optional[Pattern]
+    multipliers: Tuple[Tuple[Any, Pattern], ...]
+
+
+@lru_cache(maxsize=None)
+def _compile(recipe: LayerDecayRecipe) -> _Compiled:
+    """The recipe's regexes, compiled once per recipe."""
+    return _Compiled(
+        embeddings=_any_of(recipe.embeddings),
+        model_embeddings=_any_of(recipe.model_embeddings),
+        head_embeddings=_any_of(recipe.head_embeddings),
+        strict=_any_of([re.escape(prefix) for prefix in recipe.strict_prefixes]),
+        blocks=tuple((re.compile(block.regex), ID_FORMULAS[block.formula], block.formula)
+                     for block in recipe.blocks),
+        no_decay_substrings=recipe.weight_decay.substrings,
+        no_decay_patterns=_any_of(recipe.weight_decay.backbone_patterns),
+        multipliers=tuple((multiplier, re.compile('|'.join(multiplier.patterns)))
+                          for multiplier in recipe.multipliers))
+
+
+@dataclass(frozen=True)
+class RecipeRule:
+    """A recipe bound to a prefix, ``depths`` and its ``paramwise_cfg`` values.
+
+    ``options`` holds the recipe's own keys (``offset_lr_scale``, ``head_decay_rate``, ...; absent
+    or None: the recipe's default). ``head_embeddings_at_layer_0=False`` gives the recipe's head
+    embeddings (Mask2Former's queries) the head id instead of 0.
+    """
+
+    recipe: LayerDecayRecipe
+    prefix: str = 'backbone.'
+    depths: Tuple[int, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    head_embeddings_at_layer_0: bool = True
+
+    @property
+    def family(self) -> str:
+        return self.recipe.family
+
+    @property
+    def _c(self) -> _Compiled:
+        return _compile(self.recipe)
+
+    # -- names ---------------------------------------------------------------------------------
+    def relative(self, name: str) -> Optional[str]:
+        """The backbone-relative name after the recipe's aliases; None outside the backbone."""
+        prefix = self.prefix
+        if not name.startswith(prefix):
+            return None
+        relative = name[len(prefix):]
+        for old, new in self.recipe.name_aliases:
+            if old in relative:
+                relative = relative.replace(old, new)
+        return relative
+
+    def _block_matches(self, names: Iterable[str]):
+        for name in names:
+            relative = self.relative(name)
+            if relative is None:
+                continue
+            for regex, _, formula in self._c.blocks:
+                match = regex.match(relative)
+                if match:
+                    yield formula, match
+                    break
+
+    def recognizes(self, names: Iterable[str]) -> bool:
+        """Whether some name under the prefix matches one of the recipe's block patterns."""
+        return next(self._block_matches(names), None) is not None
+
+    def has_embeddings(self, names: Iterable[str]) -> bool:
+        """Whether some name under the prefix is one of the recipe's embeddings."""
+        embeddings = self._c.embeddings
+        if embeddings is None:
+            return False
+        return any(relative is not None and embeddings.match(relative)
+                   for relative in map(self.relative, names))
+
+    # -- depth ---------------------------------------------------------------------------------
+    def stage_depths(self, names: Iterable[str]) -> Tuple[int, ...]:
+        """The number of blocks of every stage, read from the names (``cumulative`` patterns);
+        LayerIdError when a stage between the first and the last has no block."""
+        last: Dict[int, int] = {}
+        for formula, match in self._block_matches(names):
+            if formula == 'cumulative':
+                stage, block = int(match['stage']), int(match['block'])
+                last[stage] = max(last.get(stage, -1), block)
+        if not last:
+            return ()
+        missing = [stage for stage in range(max(last) + 1) if stage not in last]
+        if missing:
+            raise LayerIdError(f'recipe {self.recipe.name!r}: no parameter lies in a block of '
+                               f'stage(s) {missing} under prefix {self.prefix!r}, so the depth of '
+                               'every stage cannot be read from the names; set '
+                               'paramwise_cfg.depths')
+        return tuple(last[stage] + 1 for stage in range(len(last)))
+
+    def infer_num_layers(self, names: Sequence[str]) -> Optional[int]:
+        """The ``num_layers`` the model's names imply: the number of blocks (``max_block``), the
+        sum of ``depths`` (``stage_depths``), or ConvNeXt's published choice (12 when stage 2 has
+        more than 9 blocks, else 6)."""
+        rule = self.recipe.depth_rule
+        if rule == 'stage_depths':
+            depths = self.depths or self.stage_depths(names)
+            return sum(depths) if depths else None
+        blocks = [(formula, match) for formula, match in self._block_matches(names)]
+        if rule == 'convnext':
+            stage2 = [int(match['block']) for _, match in blocks
+                      if match.groupdict().get('stage') == '2' and match.groupdict().get('block')]
+            return None if not stage2 else (12 if max(stage2) + 1 > 9 else 6)
+        indices = [int(match['block']) for formula, match in blocks if formula == 'plain']
+        return max(indices) + 1 if indices else None
+
+    # -- layer ids -----------------------------------------------------------------------------
+    def in_backbone(self, name: str) -> bool:
+        return name.startswith(self.prefix)
+
+    def is_head_embedding(self, name: str) -> bool:
+        """A parameter outside the backbone that the recipe trains as an embedding (id 0)."""
+        c = self._c
+        if self.in_backbone(name):
+            return False
+        if c.model_embeddings is not None and c.model_embeddings.search(name):
+            return True
+        return (self.head_embeddings_at_layer_0 and c.head_embeddings is not None
+                and c.head_embeddings.match(name) is not None)
+
+    def layer_id(self, name: str, num_layers: int) -> int:
+        """The layer id of ``name`` (a full canonical name); LayerIdError for a name the recipe
+        claims (a strict prefix) but cannot place."""
+        c = self._c
+        if c.model_embeddings is not None and c.model_embeddings.search(name):
+            return EMBED_LAYER_ID
+        relative = self.relative(name)
+        if relative is None:
+            if self.is_head_embedding(name):
+                return EMBED_LAYER_ID
+            return head_layer_id(num_layers)
+        if c.embeddings is not None and c.embeddings.match(relative):
+            return EMBED_LAYER_ID
+        for regex, formula, _ in c.blocks:
+            match = regex.match(relative)
+            if match:
+                return formula(match.groupdict(), IdFacts(num_layers, self.depths), name)
+        if c.strict is not None and c.strict.match(relative):
+            raise LayerIdError(
+                f'recipe {self.recipe.name!r} ({self.recipe.source}) cannot place parameter '
+                f'{name!r}: it lies under {relative.split(".")[0]!r} but matches none of the '
+                f'layouts {self.recipe.layout}')
+        return head_layer_id(num_layers)
+
+    # -- weight decay and multipliers ----------------------------------------------------------
+    def no_decay(self, name: str, ndim: int) -> bool:
+        """The recipe's weight-decay rule: True when the parameter gets weight decay 0."""
+        rule, c = self.recipe.weight_decay, self._c
+        if rule.flat_and_bias and (ndim == 1 or name.endswith('.bias')):
+            return True
+        if any(part in name for part in c.no_decay_substrings):
+            return True
+        if c.no_decay_patterns is not None:
+            relative = self.relative(name)
+            return relative is not None and c.no_decay_patterns.match(relative) is not None
+        return False
+
+    def multiplier(self, name: str, layer_id: int, num_layers: int) -> Tuple[float, str]:
+        """``(factor, group tag)`` of the first of the recipe's multipliers that applies, or
+        ``(1.0, '')``."""
+        for multiplier, regex in self._c.multipliers:
+            if multiplier.enabled_by is not None and not self.options.get(multiplier.enabled_by):
+                continue
+            if multiplier.at_head_only and layer_id != head_layer_id(num_layers):
+                continue
+            if multiplier.scope != 'any' and (multiplier.scope == 'backbone') != \
+                    self.in_backbone(name):
+                continue
+            if not regex.search(name):
+                continue
+            factor = multiplier.factor
+            if multiplier.factor_key is not None and \
+                    self.options.get(multiplier.factor_key) is not None:
+                factor = self.options[multiplier.factor_key]
+            return factor, multiplier.tag
+        return 1.0, ''
+
+    def layer_scale(self, rate: float, layer_id: int, num_layers: int) -> float:
+        """``rate ** (L + 1 - layer_id)``, times the recipe's below-base factor when enabled."""
+        scale = rate ** (head_layer_id(num_layers) - layer_id)
+        below = self.recipe.below_base_factor
+        if below is not None and self.options.get(below[0]) and scale < 1:
+            scale *= below[1]
+        return scale
+
+
+def compile_recipe(recipe: LayerDecayRecipe, prefix: str = 'backbone.',
+                   depths: Sequence[int] = (), options: Optional[Mapping[str, Any]] = None,
+                   head_embeddings_at_layer_0: bool = True) -> RecipeRule:
+    """A :class:`RecipeRule` for ``recipe`` under ``prefix``."""
+    return RecipeRule(recipe, normalize_prefix(prefix), tuple(depths), dict(options or {}),
+                      head_embeddings_at_layer_0)
+
+
+def discovered_prefixes(recipe: LayerDecayRecipe, names: Iterable[str]) -> List[str]:
+    """Where the recipe's block layout starts in the names, e.g. ``['img_backbone.']`` for
+    ``img_backbone.blocks.0.attn.qkv.weight``; the first prefix found, or none."""
+    searches = [re.compile(r'(?:^|(?<=\.))(?:' + block.regex + ')') for block in recipe.blocks]
+    for name in names:
+        for search in searches:
+            match = search.search(name)
+            if match:
+                return [name[:match.start()]]
+    return []
+
+
+def find_prefix(recipe: LayerDecayRecipe, names: Sequence[str],
+                given: Optional[str] = None) -> Optional[str]:
+    """The backbone prefix under which ``recipe`` recognises ``names``: ``given`` if set (or
+    None), else the first of ``backbone.``, ``img_backbone.``, where the layout was discovered,
+    and ``''`` (a bare backbone). A ViT layout found under a prefix other than the known ones
+    counts only with embeddings (``patch_embed``, ``pos_embed``, ...) beside its blocks."""
+    if given is not None:
+        candidates: List[str] = [normalize_prefix(given)]
+    else:
+        candidates = list(KNOWN_PREFIXES) + discovered_prefixes(recipe, names) + ['']
+    for prefix in candidates:
+        rule = RecipeRule(recipe, prefix)
+        if not rule.recognizes(names):
+            continue
+        if given is None and prefix not in KNOWN_PREFIXES and not rule.has_embeddings(names) \
+                and recipe.family == 'vit':
+            # A ViT block pattern found elsewhere (a transformer decoder's layers.N) is no
+            # backbone unless embeddings sit beside it.
+            continue
+        return prefix
+    return None

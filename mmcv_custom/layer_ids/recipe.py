@@ -1,0 +1,209 @@
+"""What a published layer-decay recipe is, as data (policy only; no tensors, no logging).
+
+A recipe answers three questions about a parameter, from its canonical name:
+
+1. its **layer id** (``0`` for the embeddings, ``1 ..`` for the blocks, the head id ``L + 1`` for
+   everything above the blocks), from regular expressions matched against the name relative to the
+   backbone prefix, each paired with the *id formula* that turns the match into an id
+   (:data:`ID_FORMULAS`, e.g. ``plain``: block ``i`` -> ``i + 1``; ``cumulative``: block ``B`` of
+   stage ``S`` -> ``B + 1 + sum(depths[:S])``);
+2. whether it is **weight-decayed** (:class:`WeightDecayRule`);
+3. which **extra lr multipliers** apply (:class:`LrMultiplier`: InternImage's ``offset_lr_scale``,
+   the head multiplier of the mmdet3d-style configs, ...).
+
+The lr follows one formula for every recipe (``engine.groups``): with ``L = num_layers`` and
+``rate`` the decay per layer, ``lr = base_lr * rate ** (L + 1 - layer_id) * multipliers``.
+
+This is the shape of timm's ``group_matcher`` (regexes handed to one mechanism), extended by what
+the published mmcv-style recipes need; :mod:`.compiled` is the one mechanism that compiles a
+recipe, and :mod:`.recipes` holds the published ones with their sources.
+"""
+from dataclasses import dataclass
+from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
+
+#: The keys a pattern's named groups may use: ``stage`` (a stage / level index) and ``block``.
+GROUP_NAMES = ('stage', 'block')
+
+
+@dataclass(frozen=True)
+class IdFacts:
+    """Facts an id formula may use: ``num_layers`` (``L``) and, for hierarchical backbones, the
+    number of blocks of every stage (``depths``)."""
+
+    num_layers: int
+    depths: Tuple[int, ...] = ()
+
+
+class LayerIdError(ValueError):
+    """A name matched a recipe's pattern but lies outside what the recipe defines (a stage past
+    ``depths``, a fifth ConvNeXt stage, ...)."""
+
+
+def _stage(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
+    stage = int(match['stage'])
+    if facts.depths and stage >= len(facts.depths):
+        raise LayerIdError(f'parameter {name!r} lies in stage {stage}, but depths='
+                           f'{list(facts.depths)} defines stages 0-{len(facts.depths) - 1}')
+    return stage
+
+
+def _convnext_stage(match: Mapping[str, str], name: str) -> int:
+    stage = int(match['stage'])
+    if stage > 3:
+        raise LayerIdError(f'ConvNeXt layer ids are defined for stages 0-3, but parameter '
+                           f'{name!r} lies in stage {stage}')
+    return stage
+
+
+def _plain(match, facts, name):
+    return int(match['block']) + 1
+
+
+def _cumulative(match, facts, name):
+    stage = _stage(match, facts, name)
+    return int(match['block']) + 1 + sum(facts.depths[:stage])
+
+
+def _last_block_of_stage(match, facts, name):
+    return sum(facts.depths[:_stage(match, facts, name) + 1])
+
+
+def _internimage_level_end(match, facts, name):
+    # InternImage gives the last level's downsample / norm the value of the level before it.
+    stage = min(_stage(match, facts, name), len(facts.depths) - 2)
+    return 1 + sum(facts.depths[:stage + 1])
+
+
+def _convnext_downsample(match, facts, name):
+    return (0, 2, 3, facts.num_layers)[_convnext_stage(match, name)]
+
+
+def _convnext_block(match, facts, name):
+    stage = _convnext_stage(match, name)
+    if stage == 2:
+        return 3 + int(match['block']) // 3
+    return (1, 2, None, facts.num_layers)[stage]
+
+
+def _stage_plus_one(match, facts, name):
+    return _convnext_stage(match, name) + 1
+
+
+IdFormula = Callable[[Mapping[str, str], IdFacts, str], int]
+
+#: The id formulas a recipe's block patterns name. ``match`` holds the pattern's named groups.
+ID_FORMULAS: Dict[str, IdFormula] = {
+    'plain': _plain,                                    # block i -> i + 1
+    'cumulative': _cumulative,                          # B + 1 + sum(depths[:S])
+    'last_block_of_stage': _last_block_of_stage,        # sum(depths[:S + 1])
+    'internimage_level_end': _internimage_level_end,    # 1 + sum(depths[:min(S, n-2) + 1])
+    'convnext_downsample': _convnext_downsample,        # (0, 2, 3, L)[S]
+    'convnext_block': _convnext_block,                  # (1, 2, 3 + B // 3, L)[S]
+    'stage_plus_one': _stage_plus_one,                  # S + 1
+}
+
+#: How a recipe reads the model's depth from its names.
+DEPTH_RULES = ('max_block', 'stage_depths', 'convnext')
+
+
+@dataclass(frozen=True)
+class WeightDecayRule:
+    """Which parameters get weight decay 0 (all others get the optimizer's ``weight_decay``).
+
+    - ``flat_and_bias``: 1-D parameters (by their original shape) and names ending in ``.bias``;
+    - ``substrings``: names (full, canonical) that contain one of these;
+    - ``backbone_patterns``: regexes matched at the start of the backbone-relative name.
+    """
+
+    flat_and_bias: bool = True
+    substrings: Tuple[str, ...] = ()
+    backbone_patterns: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LrMultiplier:
+    """An extra lr multiplier; the first of a recipe's multipliers that applies wins.
+
+    - ``patterns``: regexes searched in the full canonical name (``''`` matches every name);
+    - ``scope``: ``'any'``, ``'backbone'`` (names under the backbone prefix) or ``'outside'``;
+    - ``factor_key``: the ``paramwise_cfg`` key holding the factor, ``factor`` its default (or
+      the constant factor when ``factor_key`` is None);
+    - ``enabled_by``: a bool ``paramwise_cfg`` key that must be true for the multiplier to apply;
+    - ``at_head_only``: applies only to parameters with the head id;
+    - ``tag``: appended to the group name (``layer_3_decay_offset_lr_scale``), so parameters with a
+      multiplier never share a group with those without, even at a factor of 1.
+    """
+
+    patterns: Tuple[str, ...]
+    tag: str
+    scope: str = 'any'
+    factor_key: Optional[str] = None
+    factor: float = 1.0
+    enabled_by: Optional[str] = None
+    at_head_only: bool = False
+
+
+@dataclass(frozen=True)
+class BlockPattern:
+    """A regex (matched at the start of the backbone-relative name, named groups ``stage`` /
+    ``block``) and the name of the :data:`ID_FORMULAS` entry that turns a match into a layer id."""
+
+    regex: str
+    formula: str
+
+
+@dataclass(frozen=True)
+class LayerDecayRecipe:
+    """One published layer-decay recipe.
+
+    - ``name`` / ``family``: the recipe's name (``paramwise_cfg.recipe``) and the backbone family
+      it reads (``vit``, ``convnext``, ``swin``, ``internimage``);
+    - ``source``: the repository and path whose rule it follows;
+    - ``layout``: the names it recognises, for error messages;
+    - ``name_aliases``: ``(old, new)`` substrings replaced in the backbone-relative name before
+      any pattern sees it (CBNet's ``cb_modules.0.`` copies, InternVL's ``levels.`` -> ``layers.``);
+    - ``embeddings``: regexes matched at the start of the backbone-relative name -> id 0;
+    - ``blocks``: :class:`BlockPattern` s, tried in order;
+    - ``model_embeddings``: regexes searched in the full name, anywhere in the model -> id 0;
+    - ``head_embeddings``: regexes matched at the start of full names outside the backbone -> id 0
+      unless ``paramwise_cfg.head_embeddings_at_layer_0=False`` (Mask2Former's learned queries);
+    - ``strict_prefixes``: backbone-relative prefixes under which every name must match a pattern
+      (an unmatched one is an error instead of quietly getting the head id);
+    - ``depth_rule``: how ``num_layers`` (and ``depths``) are read from the names
+      (:data:`DEPTH_RULES`);
+    - ``weight_decay``: the :class:`WeightDecayRule`;
+    - ``multipliers``: :class:`LrMultiplier` s, the first that applies wins;
+    - ``below_base_factor``: ``(bool key, factor)``: when the key is true, every layer whose
+      decay scale is below 1 is multiplied by ``factor`` (InternImage's ``backbone_small_lr``);
+    - ``keys``: the ``paramwise_cfg`` keys only this recipe reads.
+    """
+
+    name: str
+    family: str
+    source: str
+    layout: str
+    embeddings: Tuple[str, ...]
+    blocks: Tuple[BlockPattern, ...]
+    depth_rule: str = 'max_block'
+    name_aliases: Tuple[Tuple[str, str], ...] = ()
+    model_embeddings: Tuple[str, ...] = ()
+    head_embeddings: Tuple[str, ...] = ()
+    strict_prefixes: Tuple[str, ...] = ()
+    weight_decay: WeightDecayRule = WeightDecayRule()
+    multipliers: Tuple[LrMultiplier, ...] = ()
+    below_base_factor: Optional[Tuple[str, float]] = None
+    keys: Tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [block.formula for block in self.blocks if block.formula not in ID_FORMULAS]
+        if unknown:
+            raise ValueError(f'recipe {self.name!r}: unknown id formula(s) {unknown}; known: '
+                             f'{sorted(ID_FORMULAS)}')
+        if self.depth_rule not in DEPTH_RULES:
+            raise ValueError(f'recipe {self.name!r}: depth_rule must be one of {DEPTH_RULES}, '
+                             f'got {self.depth_rule!r}')
+
+
+def describe(recipes: Sequence[LayerDecayRecipe]) -> str:
+    """``name (family): layout`` for each recipe, for error messages."""
+    return '; '.join(f'{recipe.name} ({recipe.family}): {recipe.layout}' for recipe in recipes)

@@ -1,0 +1,177 @@
+"""The published layer-decay recipes, as data, each with the source whose rule it follows.
+
+Every regex below is matched against the *canonical* name (wrapper segments removed) relative to
+the backbone prefix unless the field says otherwise (see :class:`~.recipe.LayerDecayRecipe`). The
+formula is the same for all: ``lr = base_lr * rate ** (L + 1 - layer_id) * multipliers``.
+
+Adding a family is adding an entry here and its test.
+"""
+from typing import Dict, Tuple
+
+from .recipe import BlockPattern, LayerDecayRecipe, LrMultiplier, WeightDecayRule
+
+#: Tokens and position embeddings at the top of a ViT backbone (``register_tokens``: DINOv2 with
+#: registers, facebookresearch/dinov2 ``dinov2/train/param_groups.py``, puts them at layer 0).
+VIT_TOKENS = r'(?:cls_token|mask_token|pos_embed|register_tokens|visual_embed)$'
+#: Mask2Former's learned queries and embeddings in a decode head (mmseg ``Mask2FormerHead``):
+#: ViT-Adapter, InternImage (segmentation) and EVA train them at layer 0.
+MASK2FORMER_EMBEDDINGS = (r'decode_head\.(?:mask_embed|cls_embed|level_embed|query_embed|'
+                          r'query_feat)(?:\.|$)',)
+VIT_BLOCKS = (BlockPattern(r'(?:blocks|layers)\.(?P<block>\d+)(?:\.|$)', 'plain'),)
+VIT_LAYOUT = ('<prefix>layers.N.* or <prefix>blocks.N.*, with patch_embed / cls_token / '
+              'pos_embed (ViT, BEiT, MAE, EVA, InternViT, DINOv2)')
+
+INTERNVL = LayerDecayRecipe(
+    name='internvl', family='vit',
+    source='OpenGVLab/InternVL segmentation/mmcv_custom/layer_decay_optimizer_constructor.py '
+           '(= microsoft/unilm beit/semantic_segmentation/mmcv_custom/...)',
+    layout=VIT_LAYOUT,
+    embeddings=(VIT_TOKENS, r'patch_embed', r'visual_embed'),
+    blocks=VIT_BLOCKS,
+    # CBNet's two copies share the ids of the plain names; InternVL reads levels.N as layers.N.
+    name_aliases=(('cb_modules.0.', ''), ('cb_modules.1.', ''), ('levels.', 'layers.')),
+    head_embeddings=MASK2FORMER_EMBEDDINGS)
+
+BEIT = LayerDecayRecipe(
+    name='beit', family='vit',
+    source='microsoft/unilm beit/semantic_segmentation/mmcv_custom/'
+           'layer_decay_optimizer_constructor.py; czczup/ViT-Adapter segmentation/mmcv_custom/'
+           'layer_decay_optimizer_constructor.py (Mask2Former embeddings at layer 0)',
+    layout=VIT_LAYOUT,
+    embeddings=(VIT_TOKENS, r'patch_embed'),
+    blocks=VIT_BLOCKS,
+    head_embeddings=MASK2FORMER_EMBEDDINGS)
+
+VIT = LayerDecayRecipe(
+    name='vit', family='vit',
+    source="mmseg/mmdet LearningRateDecayOptimizerConstructor ('layer_wise_vit'), extended to "
+           'blocks.N and the InternViT names',
+    layout=VIT_LAYOUT,
+    embeddings=(VIT_TOKENS, r'patch_embed', r'visual_embed'),
+    blocks=VIT_BLOCKS,
+    name_aliases=(('cb_modules.0.', ''), ('cb_modules.1.', ''), ('levels.', 'layers.')),
+    head_embeddings=MASK2FORMER_EMBEDDINGS)
+
+VITDET = LayerDecayRecipe(
+    name='vitdet', family='vit',
+    source='open-mmlab/mmdetection projects/ViTDet/vitdet/layer_decay_optimizer_constructor.py '
+           '(weight decay as detectron2 ViTDet)',
+    layout='<prefix>blocks.N.*, with patch_embed / pos_embed (mmdet ViTDet ViT)',
+    # Any backbone name containing patch_embed or pos_embed is an embedding.
+    embeddings=(r'.*(?:patch_embed|pos_embed)',),
+    blocks=(BlockPattern(r'blocks\.(?P<block>\d+)(?:\.|$)', 'plain'),),
+    # Norms inside the blocks and pos_embed are not decayed; biases, layer scales and norms
+    # outside the blocks are.
+    weight_decay=WeightDecayRule(flat_and_bias=False, substrings=('pos_embed',),
+                                 backbone_patterns=(r'blocks\..*norm',)))
+
+VIT_WISE = LayerDecayRecipe(
+    name='vit_wise', family='vit',
+    source="NVlabs/OmniDrive (StreamPETR, Far3D) LearningRateDecayOptimizerConstructor "
+           "decay_type='vit_wise', get_vit_lr_decay_rate",
+    layout='<prefix>blocks.N.* (blocks.N.residual.* excluded), with pos_embed / patch_embed / '
+           'vit_position_encoder (EVA ViT as img_backbone)',
+    embeddings=(r'(?:.*?\.)?(?:pos_embed|patch_embed)', r'.*vit_position_encoder'),
+    blocks=(BlockPattern(r'(?!.*\.residual\.)(?:.*?\.)?blocks\.(?P<block>\d+)(?:\.|$)',
+                         'plain'),),
+    multipliers=(
+        LrMultiplier(patterns=(r'^lm_head',), tag='lm_head', scope='outside',
+                     factor_key='lm_head_decay_rate', factor=0.1),
+        LrMultiplier(patterns=('',), tag='head', scope='outside', factor_key='head_decay_rate'),
+    ),
+    keys=('head_decay_rate', 'lm_head_decay_rate'))
+
+SWIN = LayerDecayRecipe(
+    name='swin', family='swin',
+    source='open-mmlab/mmpretrain mmpretrain/models/backbones/swin_transformer.py '
+           'SwinTransformer.get_layer_depth',
+    layout='<prefix>stages.S.blocks.B.* and stages.S.downsample.* (mmseg / mmdet / mmpretrain '
+           'Swin)',
+    embeddings=(r'patch_embed',),
+    blocks=(BlockPattern(r'stages\.(?P<stage>\d+)\.blocks\.(?P<block>\d+)(?:\.|$)',
+                         'cumulative'),
+            BlockPattern(r'stages\.(?P<stage>\d+)\.downsample(?:\.|$)', 'last_block_of_stage')),
+    depth_rule='stage_depths', strict_prefixes=('stages.',),
+    head_embeddings=MASK2FORMER_EMBEDDINGS,
+    keys=('depths',))
+
+_INTERNIMAGE_BLOCKS = (
+    BlockPattern(r'(?:levels|layers)\.(?P<stage>\d+)\.(?:downsample|norm)(?:\.|$)',
+                 'internimage_level_end'),
+    BlockPattern(r'(?:levels|layers)\.(?P<stage>\d+)\.[^.]+\.(?P<block>\d+)(?:\.|$)',
+                 'cumulative'))
+_OFFSETS = (r'sampling_offsets', r'reference_points')
+_INTERNIMAGE_KEYS = ('depths', 'offset_lr_scale', 'backbone_small_lr', 'dino_head')
+_INTERNIMAGE_LAYOUT = ('<prefix>levels.S.blocks.B.* with levels.S.downsample / levels.S.norm '
+                       '(InternImage; Swin as layers.S.blocks.B)')
+_INTERNIMAGE_WD = WeightDecayRule(flat_and_bias=True,
+                                  substrings=('relative_position', 'norm', 'sampling_offsets'))
+
+
+def _internimage_multipliers(offset_scope: str) -> Tuple[LrMultiplier, ...]:
+    return (
+        LrMultiplier(patterns=_OFFSETS, tag='0.1x', factor=0.1, enabled_by='dino_head',
+                     at_head_only=True),
+        LrMultiplier(patterns=_OFFSETS, tag='offset_lr_scale', scope=offset_scope,
+                     factor_key='offset_lr_scale'),
+    )
+
+
+INTERNIMAGE_SEG = LayerDecayRecipe(
+    name='internimage_seg', family='internimage',
+    source='OpenGVLab/InternImage segmentation/mmcv_custom/'
+           'custom_layer_decay_optimizer_constructor.py',
+    layout=_INTERNIMAGE_LAYOUT,
+    embeddings=(r'patch_embed', r'cb_modules\.0\.patch_embed'),
+    blocks=_INTERNIMAGE_BLOCKS, depth_rule='stage_depths', strict_prefixes=('levels.',),
+    model_embeddings=(r'level_embeds',),
+    head_embeddings=MASK2FORMER_EMBEDDINGS,
+    weight_decay=_INTERNIMAGE_WD,
+    multipliers=_internimage_multipliers('backbone'),
+    below_base_factor=('backbone_small_lr', 0.1),
+    keys=_INTERNIMAGE_KEYS)
+
+INTERNIMAGE_DET = LayerDecayRecipe(
+    name='internimage_det', family='internimage',
+    source='OpenGVLab/InternImage detection/mmcv_custom/'
+           'custom_layer_decay_optimizer_constructor.py',
+    layout=_INTERNIMAGE_LAYOUT,
+    embeddings=(r'patch_embed',),
+    blocks=_INTERNIMAGE_BLOCKS, depth_rule='stage_depths', strict_prefixes=('levels.',),
+    model_embeddings=(r'level_embeds',),
+    weight_decay=_INTERNIMAGE_WD,
+    multipliers=_internimage_multipliers('any'),
+    below_base_factor=('backbone_small_lr', 0.1),
+    keys=_INTERNIMAGE_KEYS)
+
+_CONVNEXT_TOKENS = r'(?:cls_token|mask_token|pos_embed)$'
+_CONVNEXT_LAYOUT = '<prefix>downsample_layers.S.* and <prefix>stages.S.B.* (mmpretrain ConvNeXt)'
+_CONVNEXT_SOURCE = ('open-mmlab/mmdetection mmdet/engine/optimizers/'
+                    'layer_decay_optimizer_constructor.py; open-mmlab/mmsegmentation '
+                    'mmseg/engine/optimizers/layer_decay_optimizer_constructor.py')
+
+CONVNEXT_LAYER_WISE = LayerDecayRecipe(
+    name='convnext_layer_wise', family='convnext', source=_CONVNEXT_SOURCE,
+    layout=_CONVNEXT_LAYOUT,
+    embeddings=(_CONVNEXT_TOKENS,),
+    blocks=(BlockPattern(r'downsample_layers\.(?P<stage>\d+)(?:\.|$)', 'convnext_downsample'),
+            BlockPattern(r'stages\.(?P<stage>\d+)\.(?P<block>\d+)(?:\.|$)', 'convnext_block')),
+    depth_rule='convnext')
+
+CONVNEXT_STAGE_WISE = LayerDecayRecipe(
+    name='convnext_stage_wise', family='convnext', source=_CONVNEXT_SOURCE,
+    layout=_CONVNEXT_LAYOUT,
+    embeddings=(_CONVNEXT_TOKENS, r'downsample_layers\.\d+(?:\.|$)'),
+    blocks=(BlockPattern(r'stages\.(?P<stage>\d+)\.(?P<block>\d+)(?:\.|$)', 'stage_plus_one'),),
+    depth_rule='convnext')
+
+#: Every recipe by name (``paramwise_cfg.recipe``).
+RECIPES: Dict[str, LayerDecayRecipe] = {recipe.name: recipe for recipe in (
+    INTERNVL, BEIT, VIT, VITDET, VIT_WISE, SWIN, INTERNIMAGE_SEG, INTERNIMAGE_DET,
+    CONVNEXT_LAYER_WISE, CONVNEXT_STAGE_WISE)}
+
+#: The keys only some recipes read, and which.
+RECIPE_KEYS: Dict[str, Tuple[str, ...]] = {}
+for _recipe in RECIPES.values():
+    for _key in _recipe.keys:
+        RECIPE_KEYS[_key] = RECIPE_KEYS.get(_key, ()) + (_recipe.name,)
