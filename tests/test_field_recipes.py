@@ -483,3 +483,24 @@ def test_layer_ids_from_model_with_a_frozen_backbone_is_linear_probing_not_an_er
     model.img_backbone.requires_grad_(False)
     groups = build_groups(model, LR_DECAY, dict(decay_rate=0.5, layer_ids_from_model=True))
     assert [g['param_names'] for g in groups] == [['pts_bbox_head.weight'], ['pts_bbox_head.bias']]
+
+
+def test_a_recipe_can_be_named_explicitly():
+    """recipe='internimage_det' on a segmentor: the detection reading (offsets scaled in the
+    head too), where the model alone would choose the segmentation one."""
+    model = InternImageUperNet(depths=(2, 2, 3, 2))
+    model.decode_head.sampling_offsets = nn.Linear(8, 8)
+    got = lr_wd_by_name(build_groups(model, CUSTOM, dict(
+        layer_decay_rate=0.9, depths=[2, 2, 3, 2], offset_lr_scale=0.5, recipe='internimage_det')))
+    assert got['decode_head.sampling_offsets.weight'] == (pytest.approx(LR * 0.5), 0.0)
+    vit = lr_wd_by_name(build_groups(toy_vit_segmentor(depth=3), LR_DECAY,
+                                     dict(decay_rate=0.7, recipe='vitdet')))
+    assert vit['backbone.blocks.0.attn.bias'][1] == WD  # ViTDet decays biases
+
+
+def test_the_report_names_the_recipe_its_source_and_the_prefix(log_records):
+    build_groups(StreamPETRLike(depth=2), LR_DECAY, dict(decay_rate=0.9))
+    (report,) = log_records.messages(20)
+    assert ("recipe vit (mmseg/mmdet LearningRateDecayOptimizerConstructor ('layer_wise_vit')"
+            in report)
+    assert "backbone prefix 'img_backbone.'" in report

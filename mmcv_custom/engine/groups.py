@@ -3,13 +3,16 @@
 The formula, written once. With ``L = num_layers``, a parameter with layer id ``k`` (0 for the
 embeddings, ``i + 1`` for block ``i``, the head id ``L + 1`` for everything above the blocks) gets
 
-    lr_scale = rate ** (L + 1 - k) * lr_mult
+    lr_scale = rate ** (L + 1 - k) * recipe_mult * lr_mult
     lr       = base_lr * lr_scale
 
 so the embeddings get ``base_lr * rate ** (L + 1)``, the last block ``base_lr * rate`` and the heads
-the full ``base_lr``.
+the full ``base_lr``. ``recipe_mult`` is the recipe's own multiplier (InternImage's
+``offset_lr_scale``, ``vit_wise``'s ``head_decay_rate``, ...; 1 for most parameters) and the rule's
+``layer_scale`` may scale ``rate ** (L + 1 - k)`` further (InternImage's ``backbone_small_lr``).
 
-Groups are keyed by (layer id, decay / no-decay, lr_mult, weight decay, extra options) and ordered by
+Groups are keyed by (layer id, decay / no-decay, lr_mult, weight decay, extra options, recipe
+multiplier and its tag) and ordered by
 the first appearance of a parameter in ``named_parameters()``, which keeps the order deterministic
 (``Optimizer.load_state_dict`` matches groups by position). Every group carries ``params``,
 ``param_names``, ``lr``, ``lr_scale``, ``weight_decay``, ``group_name`` and ``layer_id``.

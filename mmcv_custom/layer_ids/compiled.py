@@ -72,14 +72,15 @@ class RecipeRule:
     depths: Tuple[int, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
     head_embeddings_at_layer_0: bool = True
+    #: The recipe's regexes, compiled once per recipe.
+    _c: _Compiled = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, '_c', _compile(self.recipe))
 
     @property
     def family(self) -> str:
         return self.recipe.family
-
-    @property
-    def _c(self) -> _Compiled:
-        return _compile(self.recipe)
 
     # -- names ---------------------------------------------------------------------------------
     def relative(self, name: str) -> Optional[str]:
