@@ -30,8 +30,25 @@ def normalize_prefix(prefix: str) -> str:
     return prefix if not prefix or prefix.endswith('.') else prefix + '.'
 
 
+def _line_regex(regex: str) -> str:
+    """``regex`` for one line of a newline-joined text: named groups dropped (so that they may
+    repeat in an alternation) and ``[^.]`` kept from crossing into the next line."""
+    return re.sub(r'\(\?P<\w+>', '(?:', regex).replace('[^.]', '[^.\n]')
+
+
+def _any_line(regexes: Sequence[str]) -> Optional[Pattern]:
+    """One regex that finds a line of a newline-joined text matching any of ``regexes`` at its
+    start (named groups dropped, so that they may repeat)."""
+    if not regexes:
+        return None
+    return re.compile('^(?:' + '|'.join(f'(?:{_line_regex(r)})' for r in regexes) + ')',
+                      re.MULTILINE)
+
+
 @dataclass(frozen=True)
 class _Compiled:
+    any_block_line: Optional[Pattern]
+    any_embedding_line: Optional[Pattern]
     embeddings: Optional[Pattern]
     model_embeddings: Optional[Pattern]
     head_embeddings: Optional[Pattern]
@@ -46,6 +63,8 @@ class _Compiled:
 def _compile(recipe: LayerDecayRecipe) -> _Compiled:
     """The recipe's regexes, compiled once per recipe."""
     return _Compiled(
+        any_block_line=_any_line([block.regex for block in recipe.blocks]),
+        any_embedding_line=_any_line(recipe.embeddings),
         embeddings=_any_of(recipe.embeddings),
         model_embeddings=_any_of(recipe.model_embeddings),
         head_embeddings=_any_of(recipe.head_embeddings),
@@ -105,17 +124,26 @@ class RecipeRule:
                     yield formula, match
                     break
 
+    def relative_text(self, names: Iterable[str]) -> str:
+        """The backbone-relative names (after the aliases), one per line: one regex search over
+        it answers whether any name has a layout, at C speed."""
+        prefix = self.prefix
+        start = len(prefix)
+        text = '\n'.join(name[start:] for name in names if name.startswith(prefix))
+        for old, new in self.recipe.name_aliases:
+            text = text.replace(old, new)
+        return text
+
     def recognizes(self, names: Iterable[str]) -> bool:
         """Whether some name under the prefix matches one of the recipe's block patterns."""
-        return next(self._block_matches(names), None) is not None
+        any_block = self._c.any_block_line
+        return any_block is not None and any_block.search(self.relative_text(names)) is not None
 
     def has_embeddings(self, names: Iterable[str]) -> bool:
         """Whether some name under the prefix is one of the recipe's embeddings."""
-        embeddings = self._c.embeddings
-        if embeddings is None:
-            return False
-        return any(relative is not None and embeddings.match(relative)
-                   for relative in map(self.relative, names))
+        any_embedding = self._c.any_embedding_line
+        return (any_embedding is not None
+                and any_embedding.search(self.relative_text(names)) is not None)
 
     # -- depth ---------------------------------------------------------------------------------
     def stage_depths(self, names: Iterable[str]) -> Tuple[int, ...]:
@@ -252,24 +280,31 @@ def discovered_prefixes(recipe: LayerDecayRecipe, names: Iterable[str]) -> List[
     return []
 
 
-def find_prefix(recipe: LayerDecayRecipe, names: Sequence[str],
-                given: Optional[str] = None) -> Optional[str]:
-    """The backbone prefix under which ``recipe`` recognises ``names``: ``given`` if set (or
-    None), else the first of ``backbone.``, ``img_backbone.``, where the layout was discovered,
-    and ``''`` (a bare backbone). A ViT layout found under a prefix other than the known ones
-    counts only with embeddings (``patch_embed``, ``pos_embed``, ...) beside its blocks."""
+def candidate_prefixes(names: Sequence[str], given: Optional[str] = None) -> List[str]:
+    """The prefixes a recipe is tried under: ``given`` alone if set; else the known prefixes
+    (``backbone.``, ``img_backbone.``) that some name starts with; else, when the model has none
+    of them, ``None`` (meaning: where the layout is found, then no prefix)."""
     if given is not None:
-        candidates: List[str] = [normalize_prefix(given)]
-    else:
-        candidates = list(KNOWN_PREFIXES) + discovered_prefixes(recipe, names) + ['']
-    for prefix in candidates:
+        return [normalize_prefix(given)]
+    return [prefix for prefix in KNOWN_PREFIXES if any(name.startswith(prefix) for name in names)]
+
+
+def find_prefix(recipe: LayerDecayRecipe, names: Sequence[str],
+                given: Optional[str] = None,
+                prefixes: Optional[Sequence[str]] = None) -> Optional[str]:
+    """The backbone prefix under which ``recipe`` recognises ``names``: ``given`` if set (or
+    None); else the known prefix (``backbone.``, ``img_backbone.``) the model has; a model with
+    neither is searched where the recipe's layout starts and then without a prefix (a bare
+    backbone), and there a ViT layout counts only with embeddings (``patch_embed``,
+    ``pos_embed``, ...) beside its blocks (a transformer decoder's ``layers.N`` is no backbone).
+    ``prefixes`` is :func:`candidate_prefixes`, when the caller has it already."""
+    if prefixes is None:
+        prefixes = candidate_prefixes(names, given)
+    if prefixes:
+        return next((prefix for prefix in prefixes
+                     if RecipeRule(recipe, prefix).recognizes(names)), None)
+    for prefix in discovered_prefixes(recipe, names) + ['']:
         rule = RecipeRule(recipe, prefix)
-        if not rule.recognizes(names):
-            continue
-        if given is None and prefix not in KNOWN_PREFIXES and not rule.has_embeddings(names) \
-                and recipe.family == 'vit':
-            # A ViT block pattern found elsewhere (a transformer decoder's layers.N) is no
-            # backbone unless embeddings sit beside it.
-            continue
-        return prefix
+        if rule.recognizes(names) and (recipe.family != 'vit' or rule.has_embeddings(names)):
+            return prefix
     return None

@@ -98,8 +98,8 @@ SWIN = LayerDecayRecipe(
 _INTERNIMAGE_BLOCKS = (
     BlockPattern(r'(?:levels|layers)\.(?P<stage>\d+)\.(?:downsample|norm)(?:\.|$)',
                  'internimage_level_end'),
-    BlockPattern(r'(?:levels|layers)\.(?P<stage>\d+)\.[^.]+\.(?P<block>\d+)(?:\.|$)',
-                 'cumulative'))
+    BlockPattern(r'(?:levels|layers)\.(?P<stage>\d+)\.(?!(?:downsample|norm)(?:\.|$))[^.]+\.'
+                 r'(?P<block>\d+)(?:\.|$)', 'cumulative'))
 _OFFSETS = (r'sampling_offsets', r'reference_points')
 _INTERNIMAGE_KEYS = ('depths', 'offset_lr_scale', 'backbone_small_lr', 'dino_head')
 _INTERNIMAGE_LAYOUT = ('<prefix>levels.S.blocks.B.* with levels.S.downsample / levels.S.norm '

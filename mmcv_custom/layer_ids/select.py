@@ -3,7 +3,8 @@ its ``depths``. A layout no candidate recognises is an error listing the candida
 and the top-level modules seen; never a silent head lr."""
 from typing import Any, Mapping, Optional, Sequence
 
-from .compiled import KNOWN_PREFIXES, RecipeRule, compile_recipe, find_prefix, normalize_prefix
+from .compiled import (KNOWN_PREFIXES, RecipeRule, candidate_prefixes, compile_recipe,
+                       find_prefix, normalize_prefix)
 from .recipe import LayerDecayRecipe, LayerIdError, describe
 from .recipes import RECIPES
 
@@ -53,10 +54,14 @@ class UnrecognisedLayoutError(ValueError):
                              and find_prefix(recipe, names, prefix) is not None})
         self.looks_like = (f' These names look like the {" / ".join(looks_like)} family.'
                            if looks_like else '')
-        where = (f'under the prefix {normalize_prefix(prefix)!r} (paramwise_cfg.backbone_prefix)'
-                 if prefix is not None else
-                 f"under {', '.join(repr(p) for p in KNOWN_PREFIXES)}, where a block layout "
-                 'starts, or without a prefix')
+        known = candidate_prefixes(names, None)
+        if prefix is not None:
+            where = f'under the prefix {normalize_prefix(prefix)!r} (paramwise_cfg.backbone_prefix)'
+        elif known:
+            where = f"under {', '.join(repr(p) for p in known)}"
+        else:
+            where = (f"(the model has no {' or '.join(repr(p) for p in KNOWN_PREFIXES)}) where a "
+                     'block layout starts, or without a prefix')
         super().__init__(
             f'{owner}: {context}cannot recognise the backbone family from the parameter names '
             f'(first ones: {self.sample}).{self.looks_like} Looked {where} for the layouts of '
@@ -83,8 +88,9 @@ def select_rule(candidates: Sequence[LayerDecayRecipe], names: Sequence[str], *,
     families and layouts, the prefix looked at, the model's top-level modules and the families
     the names do look like.
     """
+    prefixes = candidate_prefixes(names, prefix)
     for recipe in candidates:
-        found = find_prefix(recipe, names, prefix)
+        found = find_prefix(recipe, names, prefix, prefixes)
         if found is None:
             continue
         rule = compile_recipe(recipe, found, (), options, head_embeddings_at_layer_0)

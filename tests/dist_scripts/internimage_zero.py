@@ -27,8 +27,10 @@ def main() -> None:
     names = dict(model.named_parameters())
     local_ok = all(names[name] is param for group in optimizer.optim.param_groups
                    for name, param in zip(group['param_names'], group['params']))
-    print(json.dumps(dict(rank=dist.get_rank(), same=exposed == bare, local_ok=local_ok,
-                          owned=sum(len(g['params']) for g in optimizer.optim.param_groups))))
+    report = json.dumps(dict(rank=dist.get_rank(), same=exposed == bare, local_ok=local_ok,
+                             owned=sum(len(g['params']) for g in optimizer.optim.param_groups)))
+    sys.stdout.write(report + '\n')  # one write: the two ranks' lines do not interleave
+    sys.stdout.flush()
     dist.destroy_process_group()
 
 
