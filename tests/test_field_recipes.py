@@ -504,3 +504,23 @@ def test_the_report_names_the_recipe_its_source_and_the_prefix(log_records):
     assert ("recipe vit (mmseg/mmdet LearningRateDecayOptimizerConstructor ('layer_wise_vit')"
             in report)
     assert "backbone prefix 'img_backbone.'" in report
+
+
+def test_no_name_matches_two_block_patterns_of_a_recipe():
+    """The mechanism searches each block pattern over all names at once, which is exact only
+    because a recipe's block patterns never overlap."""
+    import re
+
+    from mmcv_custom.layer_ids import RECIPES
+    from mmcv_custom.layer_ids.compiled import compile_recipe
+    models = [InternImageUperNet(), InternImageDINO(), ViTDetMaskRCNN(), StreamPETRLike(),
+              toy_vit_segmentor(), swin_with_head('mmseg')]
+    for recipe in RECIPES.values():
+        patterns = [re.compile(block.regex) for block in recipe.blocks]
+        for model in models:
+            for name, _ in model.named_parameters():
+                for prefix in ('backbone.', 'img_backbone.'):
+                    relative = compile_recipe(recipe, prefix).relative(name)
+                    if relative is not None:
+                        hits = [p.pattern for p in patterns if p.match(relative)]
+                        assert len(hits) <= 1, (recipe.name, name, hits)

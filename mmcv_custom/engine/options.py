@@ -107,6 +107,8 @@ class ParamOptionRules:
         self.num_layers = num_layers
         recipe = getattr(rule, 'recipe', None)
         self.recipe_multiplies = bool(recipe is not None and recipe.multipliers)
+        #: The rule's weight decay is the common one (1-D and biases): checked inline.
+        self.plain_no_decay = getattr(rule, 'plain_no_decay', False)
         self.base_wd = base_wd
         self.no_decay_names = no_decay_names
         self.custom_keys = settings['custom_keys']
@@ -124,7 +126,13 @@ class ParamOptionRules:
     def default_no_decay(self, info: ParamInfo) -> bool:
         """The recipe's rule (InternVL's: 1-D parameters and biases), the model's
         ``no_weight_decay()`` names and (optionally) tokens are not decayed."""
-        if self.rule.no_decay(info.name, info.param.ndim) or info.name in self.no_decay_names:
+        name = info.name
+        if self.plain_no_decay:
+            if info.param.ndim == 1 or name.endswith('.bias'):
+                return True
+        elif self.rule.no_decay(name, info.param.ndim):
+            return True
+        if name in self.no_decay_names:
             return True
         return self.settings['exclude_tokens_from_decay'] and is_token_name(info.name)
 

@@ -9,10 +9,11 @@ recipe's own ``paramwise_cfg`` keys, and returns a :class:`RecipeRule`, which im
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Pattern, Sequence, Tuple
+from typing import (Any, Dict, Iterable, Iterator, List, Mapping, Match, Optional, Pattern,
+                    Sequence, Tuple, Union)
 
 from .base import EMBED_LAYER_ID, head_layer_id
-from .recipe import ID_FORMULAS, IdFacts, LayerDecayRecipe, LayerIdError
+from .recipe import ID_FORMULAS, IdFacts, LayerDecayRecipe, LayerIdError, WeightDecayRule
 
 #: Prefixes tried first, in this order, when the config names none: OpenMMLab's ``backbone.`` and
 #: the ``img_backbone.`` of mmdet3d-style detectors (StreamPETR, Far3D, OmniDrive).
@@ -37,16 +38,18 @@ def _line_regex(regex: str) -> str:
 
 
 def _any_line(regexes: Sequence[str]) -> Optional[Pattern]:
-    """One regex that finds a line of a newline-joined text matching any of ``regexes`` at its
-    start (named groups dropped, so that they may repeat)."""
+    """One regex that finds, in ``'\\n' + text`` (a newline-joined text), a line matching any of
+    ``regexes`` at its start (named groups dropped, so that they may repeat). The leading newline
+    is a literal the regex engine scans for quickly, where ``^`` with ``re.MULTILINE`` tries
+    every position."""
     if not regexes:
         return None
-    return re.compile('^(?:' + '|'.join(f'(?:{_line_regex(r)})' for r in regexes) + ')',
-                      re.MULTILINE)
+    return re.compile('\n(?:' + '|'.join(f'(?:{_line_regex(r)})' for r in regexes) + ')')
 
 
 @dataclass(frozen=True)
 class _Compiled:
+    block_lines: Tuple[Tuple[str, Pattern], ...]
     any_block_line: Optional[Pattern]
     any_embedding_line: Optional[Pattern]
     embeddings: Optional[Pattern]
@@ -63,6 +66,9 @@ class _Compiled:
 def _compile(recipe: LayerDecayRecipe) -> _Compiled:
     """The recipe's regexes, compiled once per recipe."""
     return _Compiled(
+        block_lines=tuple((block.formula, re.compile(
+            '^(?:' + block.regex.replace('[^.]', '[^.\\n]') + ')', re.MULTILINE))
+            for block in recipe.blocks),
         any_block_line=_any_line([block.regex for block in recipe.blocks]),
         any_embedding_line=_any_line(recipe.embeddings),
         embeddings=_any_of(recipe.embeddings),
@@ -76,6 +82,40 @@ def _compile(recipe: LayerDecayRecipe) -> _Compiled:
         multipliers=tuple((multiplier, re.compile('|'.join(multiplier.patterns)))
                           for multiplier in recipe.multipliers))
 
+
+class NameIndex:
+    """A model's parameter names and, made once per prefix (and aliases), the newline-joined
+    names relative to it: what :meth:`RecipeRule.recognizes` searches."""
+
+    __slots__ = ('names', '_texts')
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = tuple(names)
+        self._texts: Dict[Tuple[str, tuple], str] = {}
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, index):
+        return self.names[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def text(self, prefix: str, aliases: Tuple[Tuple[str, str], ...] = ()) -> str:
+        text = self._texts.get((prefix, aliases))
+        if text is None:
+            if aliases:
+                text = self.text(prefix)
+                for old, new in aliases:
+                    text = text.replace(old, new)
+            elif not prefix:
+                text = '\n'.join(self.names)
+            else:
+                text = '\n'.join(re.findall('^' + re.escape(prefix) + '(.*)$', self.text(''),
+                                             re.MULTILINE))
+            self._texts[(prefix, aliases)] = text
+        return text
 
 @dataclass(frozen=True)
 class RecipeRule:
@@ -94,8 +134,18 @@ class RecipeRule:
     #: The recipe's regexes, compiled once per recipe.
     _c: _Compiled = field(init=False, repr=False, compare=False)
 
+    #: ``IdFacts`` by ``num_layers``, made once per rule.
+    _facts_by_num_layers: Dict[int, IdFacts] = field(default_factory=dict, init=False,
+                                                     repr=False, compare=False)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, '_c', _compile(self.recipe))
+
+    def _facts(self, num_layers: int) -> IdFacts:
+        facts = self._facts_by_num_layers.get(num_layers)
+        if facts is None:
+            facts = self._facts_by_num_layers[num_layers] = IdFacts(num_layers, self.depths)
+        return facts
 
     @property
     def family(self) -> str:
@@ -113,47 +163,42 @@ class RecipeRule:
                 relative = relative.replace(old, new)
         return relative
 
-    def _block_matches(self, names: Iterable[str]):
-        for name in names:
-            relative = self.relative(name)
-            if relative is None:
-                continue
-            for regex, _, formula in self._c.blocks:
-                match = regex.match(relative)
-                if match:
-                    yield formula, match
-                    break
+    def _block_matches(self, names: Union['NameIndex', Sequence[str]],
+                       formulas: Tuple[str, ...]) -> Iterator[Match]:
+        """A match for every name under the prefix that is in a block of one of ``formulas``
+        (a recipe's block patterns do not overlap, so each pattern is searched over all names
+        at once)."""
+        text = self.relative_text(names)
+        for formula, line_regex in self._c.block_lines:
+            if formula in formulas:
+                yield from line_regex.finditer(text)
 
-    def relative_text(self, names: Iterable[str]) -> str:
+    def relative_text(self, names: Union['NameIndex', Sequence[str]]) -> str:
         """The backbone-relative names (after the aliases), one per line: one regex search over
         it answers whether any name has a layout, at C speed."""
-        prefix = self.prefix
-        start = len(prefix)
-        text = '\n'.join(name[start:] for name in names if name.startswith(prefix))
-        for old, new in self.recipe.name_aliases:
-            text = text.replace(old, new)
-        return text
+        index = names if isinstance(names, NameIndex) else NameIndex(names)
+        return index.text(self.prefix, self.recipe.name_aliases)
 
     def recognizes(self, names: Iterable[str]) -> bool:
         """Whether some name under the prefix matches one of the recipe's block patterns."""
         any_block = self._c.any_block_line
-        return any_block is not None and any_block.search(self.relative_text(names)) is not None
+        return (any_block is not None
+                and any_block.search('\n' + self.relative_text(names)) is not None)
 
     def has_embeddings(self, names: Iterable[str]) -> bool:
         """Whether some name under the prefix is one of the recipe's embeddings."""
         any_embedding = self._c.any_embedding_line
         return (any_embedding is not None
-                and any_embedding.search(self.relative_text(names)) is not None)
+                and any_embedding.search('\n' + self.relative_text(names)) is not None)
 
     # -- depth ---------------------------------------------------------------------------------
     def stage_depths(self, names: Iterable[str]) -> Tuple[int, ...]:
         """The number of blocks of every stage, read from the names (``cumulative`` patterns);
         LayerIdError when a stage between the first and the last has no block."""
         last: Dict[int, int] = {}
-        for formula, match in self._block_matches(names):
-            if formula == 'cumulative':
-                stage, block = int(match['stage']), int(match['block'])
-                last[stage] = max(last.get(stage, -1), block)
+        for match in self._block_matches(names, ('cumulative',)):
+            stage, block = int(match['stage']), int(match['block'])
+            last[stage] = max(last.get(stage, -1), block)
         if not last:
             return ()
         missing = [stage for stage in range(max(last) + 1) if stage not in last]
@@ -172,13 +217,14 @@ class RecipeRule:
         if rule == 'stage_depths':
             depths = self.depths or self.stage_depths(names)
             return sum(depths) if depths else None
-        blocks = [(formula, match) for formula, match in self._block_matches(names)]
         if rule == 'convnext':
-            stage2 = [int(match['block']) for _, match in blocks
-                      if match.groupdict().get('stage') == '2' and match.groupdict().get('block')]
+            stage2 = [int(match['block']) for match in self._block_matches(
+                names, ('convnext_block', 'stage_plus_one')) if match['stage'] == '2']
             return None if not stage2 else (12 if max(stage2) + 1 > 9 else 6)
-        indices = [int(match['block']) for formula, match in blocks if formula == 'plain']
-        return max(indices) + 1 if indices else None
+        text = self.relative_text(names)
+        last = max((int(block) for formula, line_regex in self._c.block_lines
+                    if formula == 'plain' for block in line_regex.findall(text)), default=None)
+        return None if last is None else last + 1
 
     # -- layer ids -----------------------------------------------------------------------------
     def in_backbone(self, name: str) -> bool:
@@ -200,17 +246,21 @@ class RecipeRule:
         c = self._c
         if c.model_embeddings is not None and c.model_embeddings.search(name):
             return EMBED_LAYER_ID
-        relative = self.relative(name)
-        if relative is None:
+        prefix = self.prefix
+        if not name.startswith(prefix):
             if self.is_head_embedding(name):
                 return EMBED_LAYER_ID
-            return head_layer_id(num_layers)
+            return num_layers + 1  # the head id
+        relative = name[len(prefix):]
+        for old, new in self.recipe.name_aliases:
+            if old in relative:
+                relative = relative.replace(old, new)
         if c.embeddings is not None and c.embeddings.match(relative):
             return EMBED_LAYER_ID
         for regex, formula, _ in c.blocks:
             match = regex.match(relative)
             if match:
-                return formula(match.groupdict(), IdFacts(num_layers, self.depths), name)
+                return formula(match, self._facts(num_layers), name)
         if c.strict is not None and c.strict.match(relative):
             raise LayerIdError(
                 f'recipe {self.recipe.name!r} ({self.recipe.source}) cannot place parameter '
@@ -219,12 +269,17 @@ class RecipeRule:
         return head_layer_id(num_layers)
 
     # -- weight decay and multipliers ----------------------------------------------------------
+    @property
+    def plain_no_decay(self) -> bool:
+        """Whether the weight-decay rule is the common one alone (1-D parameters and biases)."""
+        return self.recipe.weight_decay == WeightDecayRule()
+
     def no_decay(self, name: str, ndim: int) -> bool:
         """The recipe's weight-decay rule: True when the parameter gets weight decay 0."""
         rule, c = self.recipe.weight_decay, self._c
         if rule.flat_and_bias and (ndim == 1 or name.endswith('.bias')):
             return True
-        if any(part in name for part in c.no_decay_substrings):
+        if c.no_decay_substrings and any(part in name for part in c.no_decay_substrings):
             return True
         if c.no_decay_patterns is not None:
             relative = self.relative(name)
@@ -286,7 +341,9 @@ def candidate_prefixes(names: Sequence[str], given: Optional[str] = None) -> Lis
     of them, ``None`` (meaning: where the layout is found, then no prefix)."""
     if given is not None:
         return [normalize_prefix(given)]
-    return [prefix for prefix in KNOWN_PREFIXES if any(name.startswith(prefix) for name in names)]
+    index = names if isinstance(names, NameIndex) else NameIndex(names)
+    lines = '\n' + index.text('')
+    return [prefix for prefix in KNOWN_PREFIXES if '\n' + prefix in lines]
 
 
 def find_prefix(recipe: LayerDecayRecipe, names: Sequence[str],

@@ -91,7 +91,8 @@ def _stage_plus_one(match, facts, name):
 
 IdFormula = Callable[[Mapping[str, str], IdFacts, str], int]
 
-#: The id formulas a recipe's block patterns name. ``match`` holds the pattern's named groups.
+#: The id formulas a recipe's block patterns name: ``formula(match, facts, name)``, where
+#: ``match[group]`` gives the pattern's named groups (a ``re.Match`` or a mapping).
 ID_FORMULAS: Dict[str, IdFormula] = {
     'plain': _plain,                                    # block i -> i + 1
     'cumulative': _cumulative,                          # B + 1 + sum(depths[:S])
@@ -163,7 +164,8 @@ class LayerDecayRecipe:
     - ``name_aliases``: ``(old, new)`` substrings replaced in the backbone-relative name before
       any pattern sees it (CBNet's ``cb_modules.0.`` copies, InternVL's ``levels.`` -> ``layers.``);
     - ``embeddings``: regexes matched at the start of the backbone-relative name -> id 0;
-    - ``blocks``: :class:`BlockPattern` s, tried in order;
+    - ``blocks``: :class:`BlockPattern` s, tried in order; they must not overlap (a name
+      matches at most one of them);
     - ``model_embeddings``: regexes searched in the full name, anywhere in the model -> id 0;
     - ``head_embeddings``: regexes matched at the start of full names outside the backbone -> id 0
       unless ``paramwise_cfg.head_embeddings_at_layer_0=False`` (Mask2Former's learned queries);

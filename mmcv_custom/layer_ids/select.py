@@ -3,8 +3,8 @@ its ``depths``. A layout no candidate recognises is an error listing the candida
 and the top-level modules seen; never a silent head lr."""
 from typing import Any, Mapping, Optional, Sequence
 
-from .compiled import (KNOWN_PREFIXES, RecipeRule, candidate_prefixes, compile_recipe,
-                       find_prefix, normalize_prefix)
+from .compiled import (KNOWN_PREFIXES, NameIndex, RecipeRule, candidate_prefixes,
+                       compile_recipe, find_prefix, normalize_prefix)
 from .recipe import LayerDecayRecipe, LayerIdError, describe
 from .recipes import RECIPES
 
@@ -88,6 +88,7 @@ def select_rule(candidates: Sequence[LayerDecayRecipe], names: Sequence[str], *,
     families and layouts, the prefix looked at, the model's top-level modules and the families
     the names do look like.
     """
+    names = NameIndex(names)
     prefixes = candidate_prefixes(names, prefix)
     for recipe in candidates:
         found = find_prefix(recipe, names, prefix, prefixes)
