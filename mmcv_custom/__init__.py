@@ -2,7 +2,8 @@
 
 Importing the package registers ``CustomLayerDecayOptimizerConstructor`` and
 ``LearningRateDecayOptimizerConstructor`` in MMEngine's registries (see ``mmcv_custom.registry``),
-and the ``LayerDecayLrHook``, ``LayerDecayLogProcessor`` and ``PolyLRRatio`` helpers. It needs only
+and the ``LayerDecayLrHook``, ``LayerDecayLogProcessor``, ``PolyLRRatio`` and ``LrUpdaterLR``
+helpers. It needs only
 torch and MMEngine.
 """
 from .checkpoint import load_from_local
@@ -10,6 +11,7 @@ from .constructors import (CustomLayerDecayOptimizerConstructor,
                            LearningRateDecayOptimizerConstructor)
 from .engine import ConfigKeyError, MissingKeyError, UnknownKeyError, summarize_groups
 from .hooks import LayerDecayLogProcessor, LayerDecayLrHook
+from .lr_updater import LrUpdaterLR
 from .layer_ids import (ConvNeXtLayerIds, ConvNeXtStageIds, LayerIdRule, ModelLayerDepth,
                         ViTLayerIds)
 from .param_groups_lrd import param_groups_lrd
@@ -23,5 +25,5 @@ __all__ = [
     '__version__', 'CustomLayerDecayOptimizerConstructor', 'LearningRateDecayOptimizerConstructor',
     'param_groups_lrd', 'ViTLayerIds', 'ConvNeXtLayerIds', 'ConvNeXtStageIds', 'ModelLayerDepth',
     'LayerIdRule', 'summarize_groups', 'ConfigKeyError', 'MissingKeyError', 'UnknownKeyError',
-    'LayerDecayLrHook', 'LayerDecayLogProcessor', 'PolyLRRatio', 'load_from_local',
+    'LayerDecayLrHook', 'LayerDecayLogProcessor', 'PolyLRRatio', 'LrUpdaterLR', 'load_from_local',
 ]
