@@ -3,17 +3,16 @@
 Importing the package registers ``CustomLayerDecayOptimizerConstructor`` and
 ``LearningRateDecayOptimizerConstructor`` in MMEngine's registries (see ``mmcv_custom.registry``),
 and the ``LayerDecayLrHook``, ``LayerDecayLogProcessor``, ``PolyLRRatio`` and ``LrUpdaterLR``
-helpers. It needs only
-torch and MMEngine.
+helpers. It needs only torch and MMEngine.
 """
 from .checkpoint import load_from_local
 from .constructors import (CustomLayerDecayOptimizerConstructor,
                            LearningRateDecayOptimizerConstructor)
 from .engine import ConfigKeyError, MissingKeyError, UnknownKeyError, summarize_groups
 from .hooks import LayerDecayLogProcessor, LayerDecayLrHook
-from .lr_updater import LrUpdaterLR
 from .layer_ids import (ConvNeXtLayerIds, ConvNeXtStageIds, LayerIdRule, ModelLayerDepth,
                         ViTLayerIds)
+from .lr_updater import LrUpdaterLR
 from .param_groups_lrd import param_groups_lrd
 from .registry import register_constructors
 from .schedulers import PolyLRRatio
