@@ -87,6 +87,23 @@ def convert_runtime(cfg: Mapping) -> RuntimeConversion:
                                  ('max_epochs' if run.by_epoch else 'max_iters'): run.length}
     checkpoint: Dict[str, Any] = {'type': 'CheckpointHook'}
 
+    old_checkpoint = copy.deepcopy(dict(cfg.get('checkpoint_config') or {}))
+    if 'checkpoint_config' in cfg:
+        used.append('checkpoint_config')
+    for key in CHECKPOINT_KEYS:
+        if key in old_checkpoint:
+            checkpoint[key] = old_checkpoint.pop(key)
+    if 'by_epoch' not in checkpoint:
+        checkpoint['by_epoch'] = run.by_epoch
+    if 'interval' not in checkpoint:  # mmcv 1.x's default: -1, only the last one (save_last)
+        checkpoint['interval'] = -1
+    if 'checkpoint_config' not in cfg:
+        notes.append('no checkpoint_config (mmcv 1.x saved no checkpoints): CheckpointHook with '
+                     'interval=-1 saves only the last one')
+    if old_checkpoint:
+        notes.append(f'checkpoint_config {old_checkpoint!r}: not converted (no such argument in '
+                     'MMEngine\'s CheckpointHook)')
+
     evaluation = copy.deepcopy(dict(cfg.get('evaluation') or {}))
     if 'evaluation' in cfg:
         used.append('evaluation')
@@ -105,20 +122,6 @@ def convert_runtime(cfg: Mapping) -> RuntimeConversion:
         train_cfg['val_interval'] = run.length
         notes.append('no evaluation in the old config: val_interval = the whole run (one '
                      'validation at the end; leave val_dataloader out to skip it)')
-
-    old_checkpoint = copy.deepcopy(dict(cfg.get('checkpoint_config') or {}))
-    if 'checkpoint_config' in cfg:
-        used.append('checkpoint_config')
-    for key in CHECKPOINT_KEYS:
-        if key in old_checkpoint:
-            checkpoint[key] = old_checkpoint.pop(key)
-    if 'by_epoch' not in checkpoint:
-        checkpoint['by_epoch'] = run.by_epoch
-    if 'interval' not in checkpoint:  # mmcv 1.x's CheckpointHook default: -1, never saves
-        checkpoint['interval'] = -1
-    if old_checkpoint:
-        notes.append(f'checkpoint_config {old_checkpoint!r}: not converted (no such argument in '
-                     'MMEngine\'s CheckpointHook)')
 
     sections: Dict[str, Any] = {
         'train_cfg': train_cfg,
