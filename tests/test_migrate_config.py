@@ -367,7 +367,7 @@ def test_lr_config_converts_to_mmcv1s_lr_at_every_iteration(lr_config, run, type
 
 def test_absolute_min_lr_above_a_decayed_group_becomes_a_ratio_with_a_note():
     """mmseg 0.x's default poly floor (min_lr=1e-4) under BEiT-B's layer decay with lr 3e-4: the
-    embeddings start at 3e-4 * 0.9 ** 13 = 7.6e-5, which mmcv 1.x would raise towards 1e-4."""
+    embeddings start at 3e-4 * 0.9 ** 13 = 7.63e-5, which mmcv 1.x would raise towards 1e-4."""
     lr_config = dict(policy='poly', power=0.9, min_lr=1e-4, by_epoch=False, warmup='linear',
                      warmup_iters=100, warmup_ratio=1e-6)
     optimizer = dict(type='AdamW', lr=3e-4)
@@ -379,7 +379,7 @@ def test_absolute_min_lr_above_a_decayed_group_becomes_a_ratio_with_a_note():
                                by_epoch=False)]
     assert len(notes) == 2
     assert notes[0].startswith('lr_config.min_lr=0.0001 is absolute, and a group can start at '
-                               '7.627e-05 (from optimizer.lr and paramwise_cfg), below it')
+                               '7.626e-05 (from optimizer.lr and paramwise_cfg), below it')
     wrapper = build_optim_wrapper(toy_vit_segmentor(depth=12), dict(
         type='OptimWrapper', optimizer=optimizer,
         constructor='CustomLayerDecayOptimizerConstructor', paramwise_cfg=paramwise_cfg))
@@ -398,14 +398,14 @@ def test_absolute_min_lr_below_every_group_stays_absolute():
     assert schedulers == [dict(type='PolyLR', eta_min=1e-8, power=1.0, by_epoch=False,
                                begin=0, end=301)]
     assert notes == ['lr_config.min_lr=1e-08 kept absolute: no group starts below it (lowest '
-                     'initial lr 0.00059, from optimizer.lr and paramwise_cfg)']
+                     'initial lr 0.0005905, from optimizer.lr and paramwise_cfg)']
 
 
 def test_absolute_min_lr_with_num_layers_from_the_model_becomes_a_ratio():
     schedulers, notes = convert_lr_config(
         dict(policy='CosineAnnealing', min_lr=1e-6), EPOCH_RUN, dict(type='SGD', lr=0.1),
         dict(layer_decay_rate=0.75))
-    assert schedulers == [dict(type='CosineAnnealingLR', T_max=12, eta_min_ratio=1e-5,
+    assert schedulers == [dict(type='CosineAnnealingLR', T_max=12, eta_min_ratio=1e-6 / 0.1,
                                by_epoch=True, begin=0, end=13)]
     assert 'paramwise_cfg leaves num_layers to the model, so a group may start below it' in notes[0]
 

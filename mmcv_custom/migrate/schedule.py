@@ -175,7 +175,7 @@ def _floor(setting: LrSetting, optimizer: Mapping, paramwise_cfg: Optional[Mappi
            else f'{how}, so a group may start below it')
     notes.append(
         f'lr_config.min_lr={min_lr!r} is absolute, and {why}: mmcv 1.x would have raised such '
-        f'a group towards min_lr. Converted to a floor of min_lr / optimizer.lr = {ratio!r} of '
+        f'a group towards min_lr. Converted to a floor of min_lr / optimizer.lr = {ratio:.6g} of '
         'each group\'s own initial lr (the same floor for a group at optimizer.lr)')
     return None, ratio
 
