@@ -69,7 +69,8 @@ def test_test_py_gets_the_miou_of_the_final_validation(trained, seg_data, tmp_pa
     checkpoint, val = trained
     work_dir, out, show = tmp_path / 'test', tmp_path / 'pred', tmp_path / 'show'
     run([sys.executable, TEST, SEG_DEMO, checkpoint, '--work-dir', str(work_dir),
-         '--out', str(out), '--show-dir', str(show), '--cfg-options', *data_options(seg_data)])
+         '--out', str(out), '--show-dir', str(show), '--cfg-options', *data_options(seg_data),
+         'default_hooks.visualization.interval=1'])  # mmseg draws every interval-th batch
     metrics = logged_test_metrics(str(work_dir))
     assert metrics['mIoU'] == val['mIoU']
     assert metrics['aAcc'] == val['aAcc']
@@ -138,11 +139,13 @@ def test_tta_without_tta_model_in_the_config_is_refused():
         tool.build_config(tool.parse_args([SEG_DEMO, 'c.pth', '--tta']))
 
 
-def test_tta_wraps_the_model_and_uses_the_tta_pipeline():
+def test_tta_wraps_the_model_and_uses_the_tta_pipeline(tmp_path):
+    config = tmp_path / 'tta.py'
+    config.write_text(f"_base_ = [{SEG_DEMO!r}]\n"
+                      "tta_model = dict(type='SegTTAModel')\n"
+                      "tta_pipeline = [dict(type='LoadImageFromFile')]\n")
     tool = load_test_module()
-    cfg = tool.build_config(tool.parse_args([
-        SEG_DEMO, 'c.pth', '--tta', '--cfg-options', "tta_model.type=SegTTAModel",
-        "tta_pipeline=[dict(type='LoadImageFromFile')]"]))
+    cfg = tool.build_config(tool.parse_args([str(config), 'c.pth', '--tta']))
     assert cfg.model.type == 'SegTTAModel'
     assert cfg.model.module.type == 'EncoderDecoder'
     assert cfg.test_dataloader.dataset.pipeline == [dict(type='LoadImageFromFile')]
