@@ -92,6 +92,9 @@ def test_dist_test_sh_on_two_cpu_processes_gets_the_same_miou(trained, seg_data,
     result = run(['bash', DIST_TEST, SEG_DEMO, checkpoint, '2', '--work-dir', str(work_dir),
                   '--cfg-options', *data_options(seg_data)], env=env)
     assert metrics_equal(logged_test_metrics(str(work_dir)), val), result.stdout[-2000:]
+    (log,) = glob.glob(str(work_dir / '*' / '*.log'))
+    with open(log) as file:
+        assert 'Distributed training: True\n    GPU number: 2\n' in file.read()
 
 
 def metrics_equal(metrics: dict, val: dict) -> bool:
