@@ -157,6 +157,6 @@ def _convert_fp16(hook_type: str, hook: Mapping, fp16: Optional[Mapping],
         return
     wrapper['type'] = 'AmpOptimWrapper'
     wrapper['loss_scale'] = loss_scale
-    notes.append(f'{source} -> AmpOptimWrapper(loss_scale={loss_scale!r}); MMEngine\'s '
+    notes.append(f'AmpOptimWrapper(loss_scale={loss_scale!r}) from {source}: MMEngine\'s '
                  'AmpOptimWrapper trains on a GPU, NPU, MLU or MUSA device only (on the CPU use '
                  "type='OptimWrapper' and drop loss_scale)")

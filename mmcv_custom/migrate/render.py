@@ -18,19 +18,21 @@ def _is_identifier(key: Any) -> bool:
     return isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
 
 
-def format_value(value: Any, level: int = 0) -> str:
+def format_value(value: Any, level: int = 0, prefix: int = 0) -> str:
     """``value`` as Python source: ``dict(k=v)`` for identifier keys, on one line when it fits
-    in ``WIDTH`` columns at ``level``, else one item per line."""
+    in ``WIDTH`` columns after ``level`` indents and ``prefix`` characters, else one item per
+    line."""
     flat = _format_flat(value)
-    if len(flat) + len(INDENT) * level <= WIDTH or not isinstance(value, (dict, list, tuple)):
+    if (len(flat) + len(INDENT) * level + prefix <= WIDTH
+            or not isinstance(value, (dict, list, tuple))):
         return flat
     inner = INDENT * (level + 1)
     if isinstance(value, dict):
         if all(_is_identifier(key) for key in value):
-            items = [f'{inner}{key}={format_value(item, level + 1)}'
+            items = [f'{inner}{key}={format_value(item, level + 1, len(key) + 2)}'
                      for key, item in value.items()]
             return 'dict(\n' + ',\n'.join(items) + ')'
-        items = [f'{inner}{key!r}: {format_value(item, level + 1)}'
+        items = [f'{inner}{key!r}: {format_value(item, level + 1, len(repr(key)) + 3)}'
                  for key, item in value.items()]
         return '{\n' + ',\n'.join(items) + '}'
     items = [f'{inner}{format_value(item, level + 1)}' for item in value]
@@ -62,11 +64,11 @@ def _comment(text: str, first: str = '#   - ', rest: str = '#     ') -> List[str
 
 def render_migration(migration: Migration) -> str:
     """The new config file's text."""
-    head = ['# OpenMMLab 2.x optimization settings converted from an mmcv 1.x config by '
+    head = ["# OpenMMLab 2.x optimization settings, converted by mmcv_custom's "
             'tools/migrate_config.py']
     if migration.source:
-        head.append(f'# (mmcv_custom) from: {migration.source}')
-    head.append(f'# Converted: {", ".join(migration.converted) or "nothing"}')
+        head.append(f'# from the mmcv 1.x config {migration.source}')
+    head += _comment(f'Converted: {", ".join(migration.converted) or "nothing"}', '# ', '#   ')
     head.append('#')
     head.append('# NOT converted (write these for OpenMMLab 2.x yourself; the values are in the '
                 'old config):')
@@ -82,5 +84,6 @@ def render_migration(migration: Migration) -> str:
         head.append('# Notes:')
         for note in migration.notes:
             head += _comment(note)
-    body = [f'{name} = {format_value(value)}' for name, value in migration.sections.items()]
+    body = [f'{name} = {format_value(value, prefix=len(name) + 3)}'
+            for name, value in migration.sections.items()]
     return '\n'.join(head) + '\n\n' + '\n'.join(body) + '\n'
