@@ -513,3 +513,17 @@ def test_cli_refuses_with_a_message_and_status_2(tmp_path):
     assert result.returncode == 2
     assert "policy 'Cyclic' (CyclicLrUpdaterHook) is not converted" in result.stderr
     assert result.stdout == ''
+
+
+def test_readme_quick_start_shows_the_tools_output():
+    readme = (ROOT / 'README.md').read_text()
+    section = readme.split('## Quick start: an mmcv 1.x config in one command', 1)[1]
+    blocks = [block.split('```', 1)[0] for block in section.split('```python\n')[1:3]]
+    published, shown = blocks
+    fixture = FIXTURES / 'upernet_internimage_t_512_160k_ade20k.py'
+    lines = fixture.read_text().splitlines()
+    positions = [lines.index(line) for line in published.splitlines()]
+    assert positions == sorted(positions)  # the optimization part as published, in order
+    migration = migrate_config(fixture)
+    migration.source = 'tests/fixtures/mmcv1_configs/upernet_internimage_t_512_160k_ade20k.py'
+    assert shown == render_migration(migration)

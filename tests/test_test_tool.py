@@ -193,15 +193,17 @@ Runner.from_cfg(cfg).train()
 
 def test_custom_hooks_line_gives_a_plain_runner_lr_head_and_param_groups_json(seg_data, tmp_path):
     """A user config for mmseg's own tools/train.py: the demo's model and data with MMEngine's
-    plain LogProcessor, plus the two lines of the README (``custom_imports`` and
-    ``custom_hooks``); the runner is built by ``Runner.from_cfg``, nothing of ours imports
-    mmcv_custom."""
+    plain LogProcessor, plus the README's two lines (``custom_imports`` and ``custom_hooks``);
+    the runner is built by ``Runner.from_cfg`` and only ``custom_imports`` imports mmcv_custom."""
+    with open(osp.join(ROOT, 'README.md')) as file:
+        section = file.read().split("## Training with mmseg's, mmdet's or mmpretrain's own", 1)[1]
+    readme_lines = section.split('```python\n', 1)[1].split('```', 1)[0].splitlines()
+    two_lines = [line for line in readme_lines if line.startswith(('custom_imports', 'custom_hooks'))]
+    assert two_lines == ["custom_imports = dict(imports=['mmcv_custom'], allow_failed_imports=False)",
+                         "custom_hooks = [dict(type='LayerDecayLrHook')]"]
     config = tmp_path / 'user_config.py'
-    config.write_text(
-        f"_base_ = [{SEG_DEMO!r}]\n"
-        "custom_imports = dict(imports=['mmcv_custom'], allow_failed_imports=False)\n"
-        "custom_hooks = [dict(type='LayerDecayLrHook')]\n"
-        "log_processor = dict(_delete_=True, by_epoch=False)\n")
+    config.write_text('\n'.join([f"_base_ = [{SEG_DEMO!r}]", *two_lines,
+                                 "log_processor = dict(_delete_=True, by_epoch=False)", '']))
     work_dir = tmp_path / 'work'
     script = tmp_path / 'plain_train.py'
     script.write_text(PLAIN_RUNNER)
