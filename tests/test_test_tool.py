@@ -129,7 +129,8 @@ def test_out_for_mmseg_sets_the_evaluator_output_dir_and_show_dir_the_visualizer
 
 def test_out_for_mmdet_must_be_a_pickle_file():
     tool = load_test_module()
-    det = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_convnext-tiny-w32_lrd0.95_200it_shapes-coco.py')
+    det = osp.join(ROOT, 'configs', 'demo',
+                   'mask-rcnn_convnext-tiny-w32_lrd0.95_200it_shapes-coco.py')
     with pytest.raises(SystemExit, match='--out must be a .pkl / .pickle file for mmdet'):
         tool.build_config(tool.parse_args([det, 'c.pth', '--out', 'preds']))
     cfg = tool.build_config(tool.parse_args([det, 'c.pth', '--show-dir', 'painted']))
@@ -198,9 +199,11 @@ def test_custom_hooks_line_gives_a_plain_runner_lr_head_and_param_groups_json(se
     with open(osp.join(ROOT, 'README.md')) as file:
         section = file.read().split("## Training with mmseg's, mmdet's or mmpretrain's own", 1)[1]
     readme_lines = section.split('```python\n', 1)[1].split('```', 1)[0].splitlines()
-    two_lines = [line for line in readme_lines if line.startswith(('custom_imports', 'custom_hooks'))]
-    assert two_lines == ["custom_imports = dict(imports=['mmcv_custom'], allow_failed_imports=False)",
-                         "custom_hooks = [dict(type='LayerDecayLrHook')]"]
+    two_lines = [line for line in readme_lines
+                 if line.startswith(('custom_imports', 'custom_hooks'))]
+    assert two_lines == [
+        "custom_imports = dict(imports=['mmcv_custom'], allow_failed_imports=False)",
+        "custom_hooks = [dict(type='LayerDecayLrHook')]"]
     config = tmp_path / 'user_config.py'
     config.write_text('\n'.join([f"_base_ = [{SEG_DEMO!r}]", *two_lines,
                                  "log_processor = dict(_delete_=True, by_epoch=False)", '']))

@@ -1,4 +1,4 @@
-"""Evaluate a checkpoint on a config's test set (mmseg, mmdet or mmpretrain; ``default_scope`` picks).
+"""Evaluate a checkpoint on a config's test set (mmseg, mmdet, mmpretrain: ``default_scope`` picks).
 
 The arguments are those of mmseg's and mmdet's ``tools/test.py`` (OpenMMLab 2.x)::
 

@@ -1,4 +1,6 @@
-"""Convert the optimization part of an mmcv 1.x config to OpenMMLab 2.x (``tools/migrate_config.py``).
+"""Convert the optimization part of an mmcv 1.x config to OpenMMLab 2.x.
+
+The library behind ``tools/migrate_config.py``.
 
 One job per module: ``optim`` (optimizer, optimizer_config, fp16 -> optim_wrapper), ``schedule``
 (lr_config -> param_scheduler), ``runtime`` (runner, evaluation, checkpoint_config -> train_cfg,

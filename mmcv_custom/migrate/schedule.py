@@ -202,8 +202,9 @@ def convert_lr_config(lr_config: Mapping, run: RunLength, optimizer: Mapping,
                   or (progress_total is None and setting.policy in ('poly', 'CosineAnnealing')))
     if needs_ours:
         scheduler = _lr_updater(setting, run, min_lr, ratio)
+        why = _why_ours(setting, has_floor, progress_total)
         notes.append(f'lr_config -> {LR_UPDATER}: mmcv 1.x\'s rule in closed form, because no '
-                     f'chain of MMEngine schedulers gives it exactly here ({_why_ours(setting, has_floor, progress_total)})')
+                     f'chain of MMEngine schedulers gives it exactly here ({why})')
         return [scheduler], notes
     schedulers = _warmup_schedulers(setting) + _regular_schedulers(setting, progress_total,
                                                                    min_lr, ratio)
