@@ -428,6 +428,12 @@ def test_unconvertible_lr_config_is_an_error_naming_it(lr_config, message):
         convert_lr_config(lr_config, ITER_RUN, dict(type='SGD', lr=0.1))
 
 
+def test_absolute_min_lr_without_optimizer_lr_is_an_error():
+    with pytest.raises(MigrationError, match='optimizer has no lr'):
+        convert_lr_config(dict(policy='poly', min_lr=1e-4, by_epoch=False), ITER_RUN,
+                          dict(type='AdamW'))
+
+
 def write_config(tmp_path, text: str) -> Path:
     path = tmp_path / 'old_config.py'
     path.write_text(text)

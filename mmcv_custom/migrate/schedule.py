@@ -138,7 +138,13 @@ def lowest_initial_lr(optimizer: Mapping,
     lowest layer id of both constructors' formula) times the smallest lr multiplier below 1
     (``custom_keys`` ``lr_mult``, ``bias_lr_mult``, ``dcn_offset_lr_mult``, InternImage's
     ``offset_lr_scale``). None when ``num_layers`` is left to be read from the model.
+
+    Raises:
+        MigrationError: ``optimizer`` has no ``lr``.
     """
+    if 'lr' not in optimizer:
+        raise MigrationError('optimizer has no lr: an absolute min_lr cannot be judged against '
+                             'the groups\' learning rates')
     base = float(optimizer['lr'])
     if not paramwise_cfg:
         return base, 'without paramwise_cfg every group starts at optimizer.lr'
