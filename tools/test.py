@@ -122,6 +122,14 @@ def set_seg_output_dir(cfg: Config, out: str) -> None:
 
 
 def build_config(args: argparse.Namespace) -> Config:
+    """The config to test: ``--cfg-options`` merged, the checkpoint as ``load_from`` (never
+    resumed), the work dir (default ``work_dirs/<config stem>``), visualization, TTA, mmseg's
+    ``--out``, and gloo CPU processes for a launcher without CUDA.
+
+    Raises:
+        SystemExit: ``--out`` not a pickle file for mmdet / mmpretrain; see
+            ``enable_visualization`` and ``enable_tta``.
+    """
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -158,6 +166,7 @@ def add_prediction_dump(runner: Runner, cfg: Config, out: str) -> None:
 
 
 def main(argv=None) -> dict:
+    """Build the runner from the config and run ``Runner.test()``; returns the metrics."""
     args = parse_args(argv)
     cfg = build_config(args)
     if 'runner_type' in cfg:

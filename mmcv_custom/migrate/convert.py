@@ -17,12 +17,12 @@ returned in ``Migration.not_converted`` with the reason, and the rendered config
 the top. ``momentum_config`` is refused: its schedule would be lost.
 """
 from pathlib import Path
-from typing import Any, Dict, Mapping, Union
+from typing import Any, Dict, Union
 
 from mmengine.config import Config
 
 from .optim import convert_optimizer
-from .result import Migration, MigrationError
+from .result import Migration, MigrationError, plain_copy
 from .runtime import convert_runtime
 from .schedule import convert_lr_config
 
@@ -112,15 +112,7 @@ def migrate_config(source: Union[str, Path, Config]) -> Migration:
 
 def as_config(migration: Migration) -> Config:
     """The converted sections as an MMEngine ``Config`` (for tests and programmatic use)."""
-    return Config(_plain(migration.sections))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
+    return Config(plain_copy(migration.sections))
 
 
 __all__ = ['migrate_config', 'load_old_config', 'as_config', 'MigrationError']

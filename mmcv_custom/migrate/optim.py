@@ -27,11 +27,10 @@ Anything else in ``optimizer_config`` / ``fp16`` is named in a note, never dropp
 Source: mmcv 1.x ``mmcv/runner/hooks/optimizer.py`` (hook arguments and defaults), MMEngine 0.10
 ``mmengine/optim/optimizer/optimizer_wrapper.py`` and ``amp_optimizer_wrapper.py``.
 """
-import copy
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
-from .result import MigrationError
+from .result import MigrationError, plain_copy
 
 #: mmcv 1.x optimizer hooks (and the apex ``DistOptimizerHook`` of the BEiT, ConvNeXt, Swin and
 #: EVA repositories) and the arguments each takes.
@@ -61,17 +60,6 @@ class OptimConversion:
     notes: List[str] = field(default_factory=list)
 
 
-def _plain(value: Any) -> Any:
-    """A deep copy with ``ConfigDict`` turned into ``dict`` (and tuples kept)."""
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    if isinstance(value, tuple):
-        return tuple(_plain(item) for item in value)
-    return copy.deepcopy(value)
-
-
 def convert_optimizer(optimizer: Optional[Mapping], optimizer_config: Optional[Mapping] = None,
                       fp16: Optional[Mapping] = None) -> OptimConversion:
     """The ``optim_wrapper`` equivalent of mmcv 1.x's three settings.
@@ -89,7 +77,7 @@ def convert_optimizer(optimizer: Optional[Mapping], optimizer_config: Optional[M
                 'to an OptimWrapperDict (MMEngine: optim_wrapper=dict(constructor=..., '
                 '<name>=dict(type="OptimWrapper", optimizer=...)))')
         raise MigrationError(f'optimizer has no type: {dict(optimizer)!r}')
-    settings = _plain(optimizer)
+    settings = plain_copy(optimizer)
     settings.pop('_delete_', None)
     constructor = settings.pop('constructor', None)
     paramwise_cfg = settings.pop('paramwise_cfg', None)
@@ -100,7 +88,7 @@ def convert_optimizer(optimizer: Optional[Mapping], optimizer_config: Optional[M
         wrapper['paramwise_cfg'] = paramwise_cfg
     result = OptimConversion(optim_wrapper=wrapper)
 
-    hook = _plain(optimizer_config or {})
+    hook = plain_copy(optimizer_config or {})
     hook.pop('_delete_', None)
     hook_type = hook.pop('type', 'OptimizerHook')
     if hook_type not in OPTIMIZER_HOOKS:
@@ -134,7 +122,7 @@ def convert_optimizer(optimizer: Optional[Mapping], optimizer_config: Optional[M
 
 def _convert_fp16(hook_type: str, hook: Mapping, fp16: Optional[Mapping],
                   wrapper: Dict[str, Any], notes: List[str]) -> None:
-    fp16 = _plain(fp16 or {})
+    fp16 = plain_copy(fp16 or {})
     loss_scale: Any = None
     source = ''
     if 'Fp16' in hook_type:

@@ -1,6 +1,7 @@
 """What a migration produced: the new sections, notes, and the old keys left unconverted."""
+import copy
 from dataclasses import dataclass, field
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Mapping
 
 
 class MigrationError(ValueError):
@@ -29,3 +30,15 @@ class Migration:
     converted: List[str] = field(default_factory=list)
     not_converted: Dict[str, str] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
+
+
+def plain_copy(value: Any) -> Any:
+    """A deep copy of a config value with every mapping (``ConfigDict`` too) as a ``dict``;
+    lists and tuples keep their type."""
+    if isinstance(value, Mapping):
+        return {key: plain_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain_copy(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(plain_copy(item) for item in value)
+    return copy.deepcopy(value)
