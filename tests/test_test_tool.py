@@ -1,6 +1,8 @@
-"""tools/test.py and tools/dist_test.sh evaluate a trained checkpoint and get the metric of the
-validation at the end of training; LayerDecayLrHook works from a config run by a plain
-``Runner.from_cfg`` (what mmseg's / mmdet's / mmpretrain's own tools/train.py do)."""
+"""Training and testing on the seg demo: tools/test.py and tools/dist_test.sh evaluate a trained
+checkpoint and get the metric of the validation at the end of training; LayerDecayLrHook works
+from a config run by a plain ``Runner.from_cfg`` (what mmseg's / mmdet's / mmpretrain's own
+tools/train.py do); a schedule converted by tools/migrate_config.py drives a real run with mmcv
+1.x's learning rates."""
 import glob
 import json
 import os
@@ -229,3 +231,41 @@ def test_custom_hooks_line_gives_a_plain_runner_lr_head_and_param_groups_json(se
     with open(log) as file:
         text = file.read()
     assert 'lr_head: ' in text and 'lr_embed: ' in text, result.stdout[-2000:]
+
+
+# ----- a converted mmcv 1.x schedule in a real training run -----
+
+def test_converted_schedule_gives_mmcv1_lrs_in_a_real_run(seg_data, tmp_path):
+    """The demo (AdamW 1e-3, 4 blocks, decay 0.9) trained with the conversion of an mmcv 1.x
+    ``lr_config`` that needs ``LrUpdaterLR`` (a floor under a linear warm-up). mmcv 1.x's rule:
+    ``lr(t) = (1 - (1 - t / 3) * 0.9) * ((base - 1e-4) * (1 - t / 6) + 1e-4)`` for ``t < 3``, the
+    bracket alone after; the head starts at 1e-3, the embeddings at 1e-3 * 0.9 ** 5."""
+    from mmcv_custom.migrate.render import format_value
+    from mmcv_custom.migrate.schedule import RunLength, convert_lr_config
+    lr_config = dict(policy='poly', power=1.0, min_lr=1e-4, by_epoch=False, warmup='linear',
+                     warmup_iters=3, warmup_ratio=0.1)
+    schedulers, _ = convert_lr_config(lr_config, RunLength(by_epoch=False, length=6),
+                                      dict(type='AdamW', lr=1e-3),
+                                      dict(num_layers=4, layer_decay_rate=0.9))
+    assert [scheduler['type'] for scheduler in schedulers] == ['mmcv_custom.LrUpdaterLR']
+    config = tmp_path / 'converted_schedule.py'
+    config.write_text(f"_base_ = [{SEG_DEMO!r}]\n"
+                      f"param_scheduler = {format_value(schedulers)}\n")
+    work_dir = tmp_path / 'work'
+    run([sys.executable, TRAIN, str(config), '--work-dir', str(work_dir), '--cfg-options',
+         'train_cfg.max_iters=6', 'train_cfg.val_interval=6',
+         'default_hooks.checkpoint.interval=6', 'default_hooks.logger.interval=1',
+         *data_options(seg_data)])
+    (scalars,) = glob.glob(str(work_dir / '*' / 'vis_data' / 'scalars.json'))
+    with open(scalars) as file:
+        logged = [json.loads(line) for line in file if '"lr_head"' in line]
+    assert [record['iter'] for record in logged] == list(range(1, 7))
+
+    def mmcv1(base, t):
+        regular = (base - 1e-4) * (1 - t / 6) + 1e-4
+        return regular * (1 - (1 - t / 3) * 0.9) if t < 3 else regular
+
+    for record in logged:
+        t = record['iter'] - 1
+        assert record['lr_head'] == pytest.approx(mmcv1(1e-3, t), rel=1e-9)
+        assert record['lr_embed'] == pytest.approx(mmcv1(1e-3 * 0.9 ** 5, t), rel=1e-9)
