@@ -23,8 +23,6 @@ absolute ``min_lr`` to the ratio form (a layer-decayed group may start below it)
 floor is ``min_lr * base_g / optimizer.lr``, which the output's note states.
 """
 import math
-import os
-import os.path as osp
 import subprocess
 import sys
 from pathlib import Path
