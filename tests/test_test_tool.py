@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import os.path as osp
+import pickle
 import socket
 import subprocess
 import sys
@@ -18,18 +19,24 @@ TRAIN = osp.join(ROOT, 'tools', 'train.py')
 TEST = osp.join(ROOT, 'tools', 'test.py')
 DIST_TEST = osp.join(ROOT, 'tools', 'dist_test.sh')
 SEG_DEMO = osp.join(ROOT, 'configs', 'demo', 'upernet_vit-tiny_ld0.9_200it_shapes-seg.py')
+CLS_DEMO = osp.join(ROOT, 'configs', 'demo', 'vit-tiny-p4_ld0.75_150it_shapes-cls.py')
 ITERS = 4
 #: One intra-op thread per process: robust on a shared 2-core machine.
 ENV = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
 
 
 @pytest.fixture(scope='module')
-def seg_data(tmp_path_factory):
+def demo_data(tmp_path_factory):
     out = tmp_path_factory.mktemp('demo_data')
     subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_demo_data.py'), '--out',
-                    str(out), '--tasks', 'seg', '--train', '8', '--val', '4'], check=True,
+                    str(out), '--tasks', 'seg', 'cls', '--train', '8', '--val', '4'], check=True,
                    cwd=ROOT, capture_output=True)
-    return str(out / 'seg')
+    return out
+
+
+@pytest.fixture(scope='module')
+def seg_data(demo_data):
+    return str(demo_data / 'seg')
 
 
 def data_options(root: str) -> list:
@@ -101,6 +108,25 @@ def test_dist_test_sh_on_two_cpu_processes_gets_the_same_miou(trained, seg_data,
 
 def metrics_equal(metrics: dict, val: dict) -> bool:
     return (metrics['mIoU'], metrics['aAcc']) == (val['mIoU'], val['aAcc'])
+
+
+def test_test_py_on_mmpretrain_dumps_the_predictions_and_gets_the_final_accuracy(
+        demo_data, tmp_path):
+    root = str(demo_data / 'cls')
+    work_dir = tmp_path / 'train'
+    run([sys.executable, TRAIN, CLS_DEMO, '--work-dir', str(work_dir), '--cfg-options',
+         'train_cfg.max_iters=2', 'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2',
+         *data_options(root)])
+    (scalars,) = glob.glob(str(work_dir / '*' / 'vis_data' / 'scalars.json'))
+    with open(scalars) as file:
+        (val,) = [json.loads(line) for line in file if '"accuracy/top1"' in line]
+    test_dir, out = tmp_path / 'test', tmp_path / 'predictions.pkl'
+    run([sys.executable, TEST, CLS_DEMO, str(work_dir / 'iter_2.pth'), '--work-dir',
+         str(test_dir), '--out', str(out), '--cfg-options', *data_options(root)])
+    assert logged_test_metrics(str(test_dir))['accuracy/top1'] == val['accuracy/top1']
+    with open(out, 'rb') as file:
+        predictions = pickle.load(file)
+    assert len(predictions) == len(glob.glob(osp.join(root, 'val', '*', '*')))
 
 
 # ----- argument handling -----
