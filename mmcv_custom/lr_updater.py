@@ -10,10 +10,12 @@ The decay starts at iteration 0, under the warm-up. MMEngine's schedulers are ch
 rescales the lr the previous one left. A chain reproduces the rule only when every factor is
 multiplicative, i.e. when the decay has no floor. With a floor (``min_lr`` / ``min_lr_ratio``),
 poly or cosine move the *warmed-up* lr towards the floor, which is not the same; MMEngine has no
-exponential warm-up of this form, and no step decay clipped at a floor. ``tools/migrate_config.py``
-therefore emits MMEngine's own ``LinearLR`` / ``ConstantLR`` / ``PolyLR`` / ``CosineAnnealingLR`` /
-``MultiStepLR`` / ``StepLR`` where their chain is exact, and this scheduler, which computes the
-rule above in closed form, where none is.
+single scheduler for the exponential warm-up ``ratio ** (1 - t / W)`` (an ``ExponentialLR`` would
+need a ``ConstantLR`` that never ends beside it), and none for a step decay clipped at a floor; a
+warm-up counted in epochs ends one iteration early in ``LinearLR`` converted to iterations.
+``tools/migrate_config.py`` therefore emits MMEngine's own ``LinearLR`` / ``ConstantLR`` /
+``PolyLR`` / ``CosineAnnealingLR`` / ``MultiStepLR`` / ``StepLR`` where their chain is exact, and
+this scheduler, which computes the rule above in closed form, where none is.
 
 The rule, with ``P`` the run's length in the units of ``progress`` (``max_epochs`` when
 ``progress_by_epoch``, else ``max_iters``; under an epoch-based run ``max_epochs`` times the epoch

@@ -221,7 +221,7 @@ def convert_lr_config(lr_config: Mapping, run: RunLength, optimizer: Mapping,
 
 def _why_ours(setting: LrSetting, has_floor: bool, progress_total: Optional[int]) -> str:
     if setting.warmup == 'exp':
-        return 'MMEngine has no warm-up of the form ratio ** (1 - t / W)'
+        return 'MMEngine has no single warm-up scheduler of the form ratio ** (1 - t / W)'
     if setting.warmup and setting.warmup_by_epoch:
         return 'a warm-up counted in epochs'
     if has_floor and setting.policy == 'step':
