@@ -548,3 +548,22 @@ def test_readme_quick_start_shows_the_tools_output():
     migration = migrate_config(fixture)
     migration.source = 'tests/fixtures/mmcv1_configs/upernet_internimage_t_512_160k_ade20k.py'
     assert shown == render_migration(migration)
+
+
+def test_rendered_config_reads_back_with_non_identifier_keys_and_long_values(tmp_path):
+    keys = {f'backbone.levels.{i}.offset': dict(lr_mult=0.1, decay_mult=0.0) for i in range(4)}
+    path = write_config(tmp_path, BASIC + (
+        "optimizer = dict(type='AdamW', lr=1e-4, "
+        "constructor='CustomLayerDecayOptimizerConstructor', "
+        f"paramwise_cfg=dict(num_layers=3, layer_decay_rate=0.9, custom_keys={keys!r}))\n"
+        "lr_config = dict(policy='step', step=[30, 60, 90], gamma=0.5, min_lr=1e-5, by_epoch=False,"
+        " warmup='exp', warmup_iters=10, warmup_ratio=0.01)\n"))
+    migration = migrate_config(path)
+    text = render_migration(migration)
+    assert "'backbone.levels.0.offset': dict(lr_mult=0.1, decay_mult=0.0)" in text
+    assert max(len(line) for line in text.splitlines()) <= 102
+    assert Config.fromstring(text, '.py').to_dict() == as_config(migration).to_dict()
+    assert migration.sections['optim_wrapper']['paramwise_cfg']['custom_keys'] == keys
+    # min_lr 1e-5 is above the lowest group (1e-4 * 0.9 ** 4 * 0.1 = 6.6e-6): a ratio of each
+    # group's start
+    assert migration.sections['param_scheduler'][0]['min_lr_ratio'] == pytest.approx(0.1)
