@@ -78,7 +78,16 @@ def _run_length(runner: Optional[Mapping], total_epochs: Any, notes: List[str]) 
 
 def convert_runtime(cfg: Mapping) -> RuntimeConversion:
     """``train_cfg``, ``val_cfg``, ``test_cfg``, ``default_hooks.checkpoint`` and the checkpoint
-    loading keys from the old config ``cfg`` (a mapping of its top-level keys)."""
+    loading keys from the old config ``cfg`` (a mapping of its top-level keys).
+
+    Defaults are mmcv 1.x's: ``EvalHook`` interval 1; ``CheckpointHook`` interval -1 (only the
+    last checkpoint) and ``by_epoch`` of the runner's kind.
+
+    Raises:
+        MigrationError: no ``runner`` and no ``total_epochs``; a runner type other than the
+            iteration / epoch based ones (and their apex ``*Amp`` variants); a runner without its
+            length, or with the other kind's length.
+    """
     notes: List[str] = []
     run = _run_length(cfg.get('runner'), cfg.get('total_epochs'), notes)
     used = [key for key in ('runner', 'total_epochs') if key in cfg]
