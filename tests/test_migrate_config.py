@@ -388,7 +388,7 @@ def test_absolute_min_lr_above_a_decayed_group_becomes_a_ratio_with_a_note():
     paramwise_cfg = dict(num_layers=12, layer_decay_rate=0.9)
     schedulers, notes = convert_lr_config(lr_config, ITER_RUN, optimizer, paramwise_cfg)
     assert schedulers == [dict(type='mmcv_custom.LrUpdaterLR', policy='poly', power=0.9,
-                               min_lr_ratio=1e-4 / 3e-4, warmup='linear', warmup_iters=100,
+                               min_lr_ratio=0.333333333333333, warmup='linear', warmup_iters=100,
                                warmup_ratio=1e-6, max_iters=300, progress_by_epoch=False,
                                by_epoch=False)]
     assert len(notes) == 2
@@ -419,7 +419,7 @@ def test_absolute_min_lr_with_num_layers_from_the_model_becomes_a_ratio():
     schedulers, notes = convert_lr_config(
         dict(policy='CosineAnnealing', min_lr=1e-6), EPOCH_RUN, dict(type='SGD', lr=0.1),
         dict(layer_decay_rate=0.75))
-    assert schedulers == [dict(type='CosineAnnealingLR', T_max=12, eta_min_ratio=1e-6 / 0.1,
+    assert schedulers == [dict(type='CosineAnnealingLR', T_max=12, eta_min_ratio=1e-5,
                                by_epoch=True, begin=0, end=13)]
     assert 'paramwise_cfg leaves num_layers to the model, so a group may start below it' in notes[0]
 

@@ -176,7 +176,7 @@ def _floor(setting: LrSetting, optimizer: Mapping, paramwise_cfg: Optional[Mappi
             notes.append(f'lr_config.min_lr={min_lr!r} kept absolute: no group starts below it '
                          f'(lowest initial lr {lowest:.4g}, {how})')
         return min_lr, None
-    ratio = min_lr / float(optimizer['lr'])
+    ratio = float(f"{min_lr / float(optimizer['lr']):.15g}")  # 0.01, not 0.009999999999999998
     why = (f'a group can start at {lowest:.4g} ({how}), below it' if lowest is not None
            else f'{how}, so a group may start below it')
     notes.append(
