@@ -443,6 +443,15 @@ def test_unconvertible_lr_config_is_an_error_naming_it(lr_config, message):
         convert_lr_config(lr_config, ITER_RUN, dict(type='SGD', lr=0.1))
 
 
+def test_warmup_arguments_without_warmup_are_named_in_a_note():
+    schedulers, notes = convert_lr_config(
+        dict(policy='poly', by_epoch=False, warmup=None, warmup_iters=100, warmup_ratio=0.1),
+        ITER_RUN, dict(type='SGD', lr=0.1))
+    assert [scheduler['type'] for scheduler in schedulers] == ['PolyLR']
+    assert notes == ["lr_config ['warmup_iters', 'warmup_ratio'] without warmup: no warm-up (as "
+                     'in mmcv 1.x)']
+
+
 def test_absolute_min_lr_without_optimizer_lr_is_an_error():
     with pytest.raises(MigrationError, match='optimizer has no lr'):
         convert_lr_config(dict(policy='poly', min_lr=1e-4, by_epoch=False), ITER_RUN,

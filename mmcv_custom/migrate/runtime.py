@@ -125,8 +125,8 @@ def convert_runtime(cfg: Mapping) -> RuntimeConversion:
                 checkpoint[key] = evaluation.pop(key)
         if evaluation:
             notes.append(f'evaluation {evaluation!r}: not converted (set val_evaluator / '
-                         'test_evaluator of your framework, e.g. mmseg IoUMetric(iou_metrics='
-                         "['mIoU']), mmdet CocoMetric)")
+                         'test_evaluator of your framework: mmseg IoUMetric, mmdet CocoMetric, '
+                         'mmpretrain Accuracy, ...)')
     else:
         train_cfg['val_interval'] = run.length
         notes.append('no evaluation in the old config: val_interval = the whole run (one '

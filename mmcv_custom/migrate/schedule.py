@@ -200,6 +200,10 @@ def convert_lr_config(lr_config: Mapping, run: RunLength, optimizer: Mapping,
     """
     notes: List[str] = []
     setting = read_lr_config(lr_config, run)
+    idle = sorted(key for key in ('warmup_iters', 'warmup_ratio', 'warmup_by_epoch')
+                  if key in lr_config and setting.warmup is None)
+    if idle:
+        notes.append(f'lr_config {idle} without warmup: no warm-up (as in mmcv 1.x)')
     min_lr, ratio = _floor(setting, optimizer, paramwise_cfg, notes)
     has_floor = bool(min_lr) or bool(ratio) or (setting.policy == 'step' and min_lr is not None)
     progress_total = run.length if setting.by_epoch == run.by_epoch else None
