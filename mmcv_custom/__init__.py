@@ -2,9 +2,9 @@
 
 Importing the package registers ``CustomLayerDecayOptimizerConstructor``,
 ``LearningRateDecayOptimizerConstructor`` and ``LayerDecayOptimizerConstructor`` in MMEngine's
-registries (see ``mmcv_custom.registry``),
-and the ``LayerDecayLrHook``, ``LayerDecayLogProcessor`` and ``PolyLRRatio`` helpers. It needs only
-torch and MMEngine.
+registries (see ``mmcv_custom.registry``), and the ``LayerDecayLrHook``,
+``LayerDecayLogProcessor``, ``PolyLRRatio`` and ``LrUpdaterLR`` helpers. It needs only torch and
+MMEngine.
 """
 from .checkpoint import load_from_local
 from .constructors import (CustomLayerDecayOptimizerConstructor, LayerDecayOptimizerConstructor,
@@ -13,6 +13,7 @@ from .engine import ConfigKeyError, MissingKeyError, UnknownKeyError, summarize_
 from .hooks import LayerDecayLogProcessor, LayerDecayLrHook
 from .layer_ids import (RECIPES, ConvNeXtLayerIds, ConvNeXtStageIds, LayerDecayRecipe,
                         LayerIdRule, ModelLayerDepth, ViTLayerIds)
+from .lr_updater import LrUpdaterLR
 from .param_groups_internimage import build_internimage_optimizer, param_groups_internimage
 from .param_groups_lrd import param_groups_lrd
 from .registry import register_constructors
@@ -28,5 +29,5 @@ __all__ = [
     'param_groups_internimage', 'build_internimage_optimizer', 'ViTLayerIds', 'ConvNeXtLayerIds',
     'ConvNeXtStageIds', 'ModelLayerDepth', 'LayerIdRule', 'summarize_groups', 'ConfigKeyError',
     'MissingKeyError', 'UnknownKeyError', 'LayerDecayLrHook', 'LayerDecayLogProcessor',
-    'PolyLRRatio', 'load_from_local',
+    'PolyLRRatio', 'LrUpdaterLR', 'load_from_local',
 ]
