@@ -70,3 +70,12 @@ def test_mmseg_layer_decay_class_is_replaced_in_its_scope():
     assert ('mmseg', 'LayerDecayOptimizerConstructor',
             'mmseg.engine.optimizers.layer_decay_optimizer_constructor.'
             'LayerDecayOptimizerConstructor') in _OVERRIDES
+
+
+@pytest.mark.parametrize('scope', SCOPES)
+def test_the_scoped_polylrratio_is_ours_in_every_scope(scope):
+    """mmseg registers a PolyLRRatio of its own (no eta_min); the README names ours with the
+    mmcv_custom scope, which works under every default scope."""
+    from mmengine.registry import PARAM_SCHEDULERS
+    with PARAM_SCHEDULERS.switch_scope_and_registry(scope) as registry:
+        assert registry.get('mmcv_custom.PolyLRRatio') is mmcv_custom.PolyLRRatio
