@@ -36,6 +36,9 @@ from mmcv_custom.analysis.param_groups import simulate_lr_schedule
 from mmcv_custom.migrate import (MigrationError, as_config, migrate_config,
                                  render_migration)
 from mmcv_custom.migrate.schedule import RunLength, convert_lr_config
+from field_models import InternImageDINO, InternImageUperNet
+from helpers import lr_wd_by_name
+from test_field_recipes import internimage_expected
 from toy_models import toy_vit_segmentor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -268,11 +271,12 @@ def test_published_config_notes_name_every_dropped_option(name):
     ('upernet_eva02_large_24_512_slide_80k.py', 24),
 ])
 def test_beit_style_configs_build_and_follow_mmcv1_every_iteration(name, num_layers):
-    """BEiT's ``LayerDecayOptimizerConstructor`` (the name is carried over unchanged) takes
-    the keys of our ``CustomLayerDecayOptimizerConstructor``, which builds it here."""
+    """BEiT's ``LayerDecayOptimizerConstructor`` (the name is carried over unchanged) builds
+    through ours, with the BEiT / ViT-Adapter reading of its keys."""
     cfg = as_config(migrate_config(shortened(name, max_iters=2000)))
     wrapper_cfg = cfg.optim_wrapper.to_dict()
-    wrapper_cfg.update(type='OptimWrapper', constructor='CustomLayerDecayOptimizerConstructor')
+    assert wrapper_cfg['constructor'] == 'LayerDecayOptimizerConstructor'
+    wrapper_cfg.update(type='OptimWrapper')
     wrapper_cfg.pop('loss_scale', None)  # AmpOptimWrapper needs a GPU; the groups are the same
     wrapper = build_optim_wrapper(toy_vit_segmentor(depth=num_layers), wrapper_cfg)
     lrs = sorted({group['lr'] for group in wrapper.optimizer.param_groups})
@@ -294,22 +298,33 @@ def test_convnext_config_builds_and_follows_mmcv1_every_iteration():
     assert_schedule_is_mmcv1(cfg, wrapper, lr_config, max_progress=2000)
 
 
-def test_internimage_upernet_schedule_follows_mmcv1_every_iteration():
-    """Checked on stand-in groups at layer-decayed lrs (InternImage's model is not built here;
-    ``depths`` is carried over unchanged, see the expected sections)."""
+def test_internimage_upernet_builds_as_internimage_and_follows_mmcv1_every_iteration():
+    """The converted optimizer builds through our constructor with InternImage's keys, on a
+    module with InternImage's names: every parameter as InternImage's rule gives it. InternImage-T
+    was published with layer_decay_rate=1.0 (every group at the base lr), so the schedule is
+    checked on stand-in groups at layer-decayed lrs."""
     name = 'upernet_internimage_t_512_160k_ade20k.py'
     cfg = as_config(migrate_config(shortened(name, max_iters=2000)))
+    model = InternImageUperNet(depths=(4, 4, 18, 4))
+    wrapper = build_optim_wrapper(model, dict(cfg.optim_wrapper.to_dict(), type='OptimWrapper'))
+    assert lr_wd_by_name(wrapper.optimizer.param_groups) == internimage_expected(
+        model, (4, 4, 18, 4), 1.0, segmentation=True, lr=6e-5)
     lr_config = dict(Config.fromfile(str(FIXTURES / name)).lr_config)
     assert_schedule_is_mmcv1(cfg, stand_in_wrapper(6e-5, 0.9, 30), lr_config, max_progress=2000)
 
 
-def test_internimage_cascade_schedule_follows_mmcv1_every_iteration():
+def test_internimage_cascade_builds_as_internimage_and_follows_mmcv1_every_iteration():
     """Epoch-based: the step decay per epoch, the linear warm-up per iteration over the first
-    500 iterations (an epoch here is 30 iterations, so the warm-up spans epochs 0-16)."""
+    500 iterations (an epoch here is 30 iterations, so the warm-up spans epochs 0-16). The
+    detection reading of InternImage's keys: offset_lr_scale=0.01 on every offset."""
     name = 'cascade_internimage_l_fpn_3x_coco.py'
     cfg = as_config(migrate_config(FIXTURES / name))
+    model = InternImageDINO(depths=(5, 5, 22, 5))
+    wrapper = build_optim_wrapper(model, dict(cfg.optim_wrapper.to_dict(), type='OptimWrapper'))
+    assert lr_wd_by_name(wrapper.optimizer.param_groups) == internimage_expected(
+        model, (5, 5, 22, 5), 0.9, segmentation=False, offset_lr_scale=0.01, lr=2e-4)
     lr_config = dict(Config.fromfile(str(FIXTURES / name)).lr_config)
-    schedule = assert_schedule_is_mmcv1(cfg, stand_in_wrapper(2e-4, 0.9, 37), lr_config,
+    schedule = assert_schedule_is_mmcv1(cfg, wrapper, lr_config,
                                         max_progress=36, epoch_length=30, iters_per_epoch=30)
     assert schedule.total_iters == 36 * 30
 
