@@ -1,6 +1,6 @@
 """One entry point for the whole mechanism: model -> validated, deterministic parameter groups."""
 from dataclasses import dataclass
-from typing import Any, Callable, FrozenSet, List, Mapping, Tuple
+from typing import Any, Callable, FrozenSet, List, Mapping, Optional, Tuple
 
 from torch import nn
 
@@ -43,9 +43,10 @@ def _notes(groups: List[dict], model_params: ModelParams, settings: Mapping[str,
     if model_params.frozen_names:
         notes.append(f'{len(model_params.frozen_names)} frozen parameters (requires_grad=False) '
                      'are in no group')
+    shapes = {info.name: info.shape for info in model_params.trainable}
     decayed_tokens = [name for group in groups if group['weight_decay'] > 0
-                      for name, param in zip(group['param_names'], group['params'])
-                      if param.ndim > 1 and is_token_name(name)]
+                      for name in group['param_names']
+                      if len(shapes[name]) > 1 and is_token_name(name)]
     if decayed_tokens:
         notes.append(
             f'{len(decayed_tokens)} token / position-embedding parameters are weight-decayed: '
@@ -57,9 +58,15 @@ def _notes(groups: List[dict], model_params: ModelParams, settings: Mapping[str,
 def build_layer_decay_groups(model: nn.Module, *, choose_rule: Callable[[ModelParams], LayerIdRule],
                              settings: Mapping[str, Any], rate: float, base_lr: float,
                              base_wd: float, owner: str,
-                             no_decay_names: FrozenSet[str] = frozenset()) -> LayerDecayResult:
-    """Collect -> choose the layer-id rule -> resolve num_layers -> decide options -> group."""
-    model_params = collect_params(model)
+                             no_decay_names: FrozenSet[str] = frozenset(),
+                             wrapped: Optional[nn.Module] = None) -> LayerDecayResult:
+    """Collect -> choose the layer-id rule -> resolve num_layers -> decide options -> group.
+
+    ``wrapped``: the model the optimizer constructor was called with, when MMEngine unwrapped it
+    to ``model`` (``collect_params`` reads FSDP's original shapes from it). Groups record
+    canonical parameter names (``engine.names``).
+    """
+    model_params = collect_params(model, wrapped)
     warnings = _check_model(model_params, settings, owner)
     rule = choose_rule(model_params)
     num_layers, layer_ids = resolve_num_layers(rule, model_params.all_names,

@@ -96,8 +96,9 @@ class ParamOptionRules:
         self._no_decay = ParamOptions(decays=False, weight_decay=0.0)
 
     def default_no_decay(self, info: ParamInfo) -> bool:
-        """The layer-decay rule: 1-D parameters, biases and (optionally) tokens are not decayed."""
-        if info.param.ndim == 1 or info.name.endswith('.bias') or info.name in self.no_decay_names:
+        """The layer-decay rule: 1-D parameters (by their original shape, ``ParamInfo.shape``),
+        biases and (optionally) tokens are not decayed."""
+        if len(info.shape) == 1 or info.name.endswith('.bias') or info.name in self.no_decay_names:
             return True
         return self.settings['exclude_tokens_from_decay'] and is_token_name(info.name)
 
@@ -140,7 +141,7 @@ class ParamOptionRules:
             return settings['bias_decay_mult']
         if _is_dwconv(info.module) and settings['dwconv_decay_mult'] is not None:
             return settings['dwconv_decay_mult']
-        if info.param.ndim == 1 and not in_dcn and settings['flat_decay_mult'] is not None:
+        if len(info.shape) == 1 and not in_dcn and settings['flat_decay_mult'] is not None:
             return settings['flat_decay_mult']
         return None
 
