@@ -68,3 +68,15 @@ def test_one_adamw_step_under_fsdp_equals_the_bare_models_step(reports):
     for result in case(reports, 'fsdp_step'):
         assert result['changed'] == result['params']  # every parameter moved
         assert result['max_diff'] <= 1e-6
+
+
+def test_the_internvit_6b_fsdp_config_at_width_16_keeps_every_group_on_every_rank(reports):
+    # the config's own strategy (per-block units, activation checkpointing, bf16 mixed
+    # precision), prepared for the CPU by tools/train.py and applied by MMEngine's FSDPStrategy
+    for rank, result in zip(RANKS, case(reports, 'config_fsdp')):
+        assert 'error' not in result, f'rank {rank}: {result.get("error")}'
+        assert result['mismatches'] == [], f'rank {rank}'
+        assert result['groups'] == result['bare_groups'] == 100
+        assert result['fsdp_units'] >= 1 + 48  # the root and one unit per block
+        assert result['checkpointed'] > 0
+        assert "FSDPStrategy: model_wrapper.device_id='cpu'" in result['notes']

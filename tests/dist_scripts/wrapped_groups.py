@@ -11,9 +11,12 @@ Cases: FSDP ``use_orig_params=True`` with the default wrap (one root unit), per-
 per-block + activation checkpointing, per-block SHARD_GRAD_OP, the backbone as one unit (also with
 ``layer_ids_from_model`` on an mmpretrain ViT); ``use_orig_params=False`` and a constructor given
 ``fsdp_model.module`` (errors); ``torch.compile(model)``; ``MMSeparateDistributedDataParallel``;
-and ``fsdp_step``: one AdamW step under per-block FSDP equals the bare model's step.
+``fsdp_step``: one AdamW step under per-block FSDP equals the bare model's step; and
+``config_fsdp``: the InternViT-6B FSDP config at width 16 (48 blocks), set up for the CPU by
+``tools/train.py`` and wrapped and given its optimizer by MMEngine's ``FSDPStrategy`` itself.
 """
-import functools
+import copy
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -159,6 +162,53 @@ def fsdp_step() -> dict:
     return dict(max_diff=max(diffs.values()), changed=len(changed), params=len(want))
 
 
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+FSDP_CONFIG = osp.join(ROOT, 'configs', 'upernet_internvit-6b_ld0.95_80k_ade20k-504x504_fsdp.py')
+WIDTH = 16
+
+
+def small_fsdp_config():
+    """The FSDP config with every width 16 (depth, layout and strategy unchanged)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(FSDP_CONFIG)
+    cfg.model.backbone.update(arch=dict(embed_dims=WIDTH, num_layers=48, num_heads=2,
+                                        feedforward_channels=2 * WIDTH), init_cfg=None)
+    cfg.model.neck.update(in_channels=[WIDTH] * 4, out_channels=WIDTH)
+    cfg.model.decode_head.update(in_channels=[WIDTH] * 4, channels=WIDTH)
+    cfg.model.auxiliary_head.update(in_channels=WIDTH, channels=WIDTH)
+    return cfg
+
+
+def config_fsdp(out: str) -> dict:
+    from mmengine._strategy import FSDPStrategy
+    from torch.distributed.fsdp import FullyShardedDataParallel
+
+    from mmcv_custom.analysis.param_groups import build_model
+    spec = importlib.util.spec_from_file_location('train_tool', osp.join(ROOT, 'tools', 'train.py'))
+    train_tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_tool)
+    cfg = small_fsdp_config()
+    notes = train_tool.use_cpu_strategy(cfg)
+    torch.manual_seed(0)
+    bare = layout(build_optim_wrapper(build_model(cfg), copy.deepcopy(cfg.optim_wrapper))
+                  .optimizer.param_groups)
+    options = copy.deepcopy(cfg.strategy)
+    options.pop('type')
+    strategy = FSDPStrategy(**options, work_dir=osp.join(out, 'strategy'),
+                            env_kwargs=dict(launcher='pytorch'))
+    torch.manual_seed(0)
+    wrapped = strategy._wrap_model(build_model(cfg))
+    groups = strategy.build_optim_wrapper(copy.deepcopy(cfg.optim_wrapper),
+                                          wrapped).optimizer.param_groups
+    units = sum(isinstance(m, FullyShardedDataParallel) for m in wrapped.modules())
+    raw = [name for name, _ in wrapped.named_parameters()]
+    return dict(mismatches=compare(bare, layout(groups)),
+                groups=len([g for g in groups if 'group_name' in g]),
+                bare_groups=len({value[0] for value in bare.values()}), fsdp_units=units,
+                checkpointed=sum('_checkpoint_wrapped_module' in name for name in raw),
+                notes=notes)
+
+
 def main(out: str, only: Optional[str] = None) -> None:
     dist.init_process_group('gloo')
     rank = dist.get_rank()
@@ -172,6 +222,11 @@ def main(out: str, only: Optional[str] = None) -> None:
             report[name] = dict(error='harness: ' + traceback.format_exc())
     if not only or only == 'fsdp_step':
         report['fsdp_step'] = fsdp_step()
+    if not only or only == 'config_fsdp':
+        try:
+            report['config_fsdp'] = config_fsdp(out)
+        except Exception:
+            report['config_fsdp'] = dict(error='harness: ' + traceback.format_exc())
     os.makedirs(out, exist_ok=True)
     with open(osp.join(out, f'rank{rank}.json'), 'w') as file:
         json.dump(report, file, indent=1)
