@@ -48,6 +48,18 @@ class ModelParams(NamedTuple):
         return self.trainable_names + self.frozen_names
 
 
+def _check_unique(model: nn.Module, first_name: Mapping[int, str]) -> None:
+    """ValueError naming two parameters that canonicalise to the same name."""
+    raw_of: Dict[str, str] = {}
+    for raw_name, param in model.named_parameters(remove_duplicate=True):
+        name = first_name[id(param)]
+        if raw_of.setdefault(name, raw_name) != raw_name:
+            raise ValueError(
+                f'parameters {raw_of[name]!r} and {raw_name!r} both have the canonical name '
+                f'{name!r} (the name without the segments wrappers insert, see '
+                'mmcv_custom.engine.names); rename one of them')
+
+
 def collect_params(model: nn.Module, wrapped: Optional[nn.Module] = None) -> ModelParams:
     """Every parameter of ``model`` under its first canonical name, in ``named_parameters()``
     order.
@@ -61,50 +73,50 @@ def collect_params(model: nn.Module, wrapped: Optional[nn.Module] = None) -> Mod
     ``shapes.UnknownShapeError`` for an FSDP-managed parameter whose original shape is not
     recorded, and ValueError when two parameters have the same canonical name.
     """
-    recorded = recorded_shapes(model if wrapped is None else wrapped)
+    recorded: Optional[Dict[int, torch.Size]] = None  # read when a parameter needs it
     trainable: List[ParamInfo] = []
     frozen: List[str] = []
     aliases: List[Tuple[str, str]] = []
     first_name: Dict[int, str] = {}
-    raw_of: Dict[str, str] = {}
     modules: Dict[str, nn.Module] = {}
     by_raw: Dict[str, nn.Module] = {}
     canonical_path: Dict[str, str] = {}
+    renamed = False
     for raw_path, module in model.named_modules(remove_duplicate=False):
         by_raw[raw_path] = module
-        inserted = False
-        if raw_path:
+        if 'mod' not in raw_path:  # fast path: no segment a wrapper inserts ('module', '_orig_mod')
+            module_name = raw_path
+            modules.setdefault(module_name, module)
+        else:
             parent_raw, _, segment = raw_path.rpartition('.')
             parent_path = canonical_path[parent_raw]
             module_name = child_path(parent_path, segment, by_raw[parent_raw])
-            inserted = module_name == parent_path
-        else:
-            module_name = ''
+            if module_name == parent_path:
+                modules[module_name] = module  # the wrapped module replaces its wrapper
+            else:
+                modules.setdefault(module_name, module)
+            renamed = renamed or module_name != raw_path
         canonical_path[raw_path] = module_name
-        if inserted:
-            modules[module_name] = module  # the wrapped module replaces its wrapper
-        else:
-            modules.setdefault(module_name, module)
         for attr, param in module._parameters.items():
             if param is None:
                 continue
             name = f'{module_name}.{attr}' if module_name else attr
-            raw_name = f'{raw_path}.{attr}' if raw_path else attr
             if id(param) in first_name:
                 aliases.append((name, first_name[id(param)]))
                 continue
-            if name in raw_of:
-                raise ValueError(
-                    f'parameters {raw_of[name]!r} and {raw_name!r} both have the canonical name '
-                    f'{name!r} (the name without the segments wrappers insert, see '
-                    'mmcv_custom.engine.names); rename one of them')
-            raw_of[name] = raw_name
             first_name[id(param)] = name
-            if param.requires_grad:
-                shape = original_shape(raw_name, param, recorded)
-                trainable.append(ParamInfo(name, param, module_name, module, attr, shape,
-                                           raw_name))
-            else:
+            if not param.requires_grad:
                 frozen.append(name)
+                continue
+            raw_name = name if module_name is raw_path else (
+                f'{raw_path}.{attr}' if raw_path else attr)
+            shape = param.shape
+            if param.__dict__:  # attributes an engine set (FSDP, DeepSpeed ZeRO-3)
+                if recorded is None:
+                    recorded = recorded_shapes(model if wrapped is None else wrapped)
+                shape = original_shape(raw_name, param, recorded)
+            trainable.append(ParamInfo(name, param, module_name, module, attr, shape, raw_name))
+    if renamed:
+        _check_unique(model, first_name)
     return ModelParams(tuple(trainable), tuple(frozen), tuple(aliases), modules,
                        tuple(info.name for info in trainable))
