@@ -47,6 +47,16 @@ def test_get_layer_depth_sees_canonical_names_under_wrappers(reports, name):
         assert result['groups'] == result['bare_groups'] > 2, f'rank {rank}'
 
 
+def test_layer_ids_from_model_under_separate_ddp_is_a_named_error_not_one_group(reports):
+    # the backbone is an MMDistributedDataParallel there, which does not forward
+    # get_layer_depth; the names are canonical, but the rule cannot be reached: an error
+    for result in case(reports, 'separate_ddp_model_ids'):
+        error = result.get('error', '')
+        assert error.startswith('ValueError: '), error
+        assert 'layer_ids_from_model=True needs the model or its backbone' in error
+        assert 'MMDistributedDataParallel' in error
+
+
 def test_flat_parameters_are_refused_with_the_setting_to_change(reports):
     for result in case(reports, 'fsdp_flat_params'):
         error = result.get('error', '')

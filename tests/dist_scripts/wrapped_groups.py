@@ -110,6 +110,9 @@ CASES: Dict[str, tuple] = {
     'compiled': (tiny, torch.compile, False),
     'compiled_model_ids': (PretrainViTClassifier, torch.compile, True),
     'separate_ddp': (tiny, lambda m: MMSeparateDistributedDataParallel(m, device_ids=None), False),
+    'separate_ddp_model_ids': (PretrainViTClassifier,
+                               lambda m: MMSeparateDistributedDataParallel(m, device_ids=None),
+                               True),
 }
 
 
