@@ -25,9 +25,9 @@ class ParamInfo(NamedTuple):
     module: nn.Module
     attr: str
     #: The shape in the bare model (an FSDP shard's tensor is 1-D; this is not).
-    shape: torch.Size = torch.Size()
+    shape: torch.Size
     #: The name as the (possibly wrapped) model spells it; equal to ``name`` without wrappers.
-    raw_name: str = ''
+    raw_name: str
 
 
 class ModelParams(NamedTuple):
