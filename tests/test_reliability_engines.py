@@ -155,7 +155,7 @@ def test_the_resumed_run_ends_with_the_single_process_adamw_parameters(resumed, 
     assert all(not torch.equal(want[name], start[name]) for name in want)
 
 
-def test_layer_decay_logging_and_the_cpu_set_up_are_said_once(resumed):
+def test_layer_decay_logging_and_the_cpu_set_up_are_said_once(resumed, reference):
     engine, work_dir, consoles = resumed
     for console in consoles:
         assert console.count('tools/train.py, CPU processes: the gloo process group') == 1
@@ -163,5 +163,7 @@ def test_layer_decay_logging_and_the_cpu_set_up_are_said_once(resumed):
     if engine == 'fsdp':
         assert "FSDPStrategy: model_wrapper.device_id='cpu'" in consoles[0]
     records = json.loads((work_dir / 'param_groups.json').read_text())
+    # the whole model's counts, not rank 0's shard (size 0 for some groups under FSDP)
+    assert records == json.loads((reference / 'param_groups.json').read_text())
     assert len(records) == 10
     assert glob.glob(str(work_dir / f'iter_{ITERS}.pth*'))
