@@ -1,6 +1,7 @@
 """Large-model engines through ``tools/dist_train.sh`` on 2 CPU processes (torchrun, gloo):
-MMEngine's ``FlexibleRunner`` with ``FSDPStrategy`` (per-block wrap, activation checkpointing) and
-``DeepSpeedStrategy`` (ZeRO-2, ZeRO-3), each interrupted after 2 iterations and resumed to 4.
+MMEngine's ``FlexibleRunner`` with ``FSDPStrategy`` (per-block wrap; local sharded checkpoints with
+activation checkpointing, and a full state dict) and ``DeepSpeedStrategy`` (ZeRO-2, ZeRO-3), each
+interrupted after 2 iterations and resumed to 4.
 
 Every rank's groups must equal the bare model's; the per-iteration learning rates and the final
 parameters must equal those of one uninterrupted single-process AdamW run (plain ``Runner``, the
@@ -53,6 +54,15 @@ strategy = dict(
     model_wrapper=dict(auto_wrap_policy=dict(type='wrap_modules_by_class_name',
                                              class_names=['Block'])),
     activation_checkpointing=dict(check_fn='is_vit_block'))
+"""),
+    # a full state dict on rank 0: torch converts the optimizer state (tools/train.py saves it
+    # without offload_to_cpu on CPU processes)
+    'fsdp_full': ('OptimWrapper', """
+runner_type = 'FlexibleRunner'
+strategy = dict(
+    type='FSDPStrategy', state_dict_cfg='full',
+    model_wrapper=dict(auto_wrap_policy=dict(type='wrap_modules_by_class_name',
+                                             class_names=['Block'])))
 """),
     'zero2': ('DeepSpeedOptimWrapper', """
 runner_type = 'FlexibleRunner'
@@ -160,8 +170,10 @@ def test_layer_decay_logging_and_the_cpu_set_up_are_said_once(resumed, reference
     for console in consoles:
         assert console.count('tools/train.py, CPU processes: the gloo process group') == 1
         assert 'lr_head: ' in console and 'lr_embed: ' in console
-    if engine == 'fsdp':
+    if engine.startswith('fsdp'):
         assert "FSDPStrategy: model_wrapper.device_id='cpu'" in consoles[0]
+    if engine == 'fsdp_full':
+        assert "state_dict_cfg='full' without offload_to_cpu" in consoles[0]
     records = json.loads((work_dir / 'param_groups.json').read_text())
     # the whole model's counts, not rank 0's shard (size 0 for some groups under FSDP)
     assert records == json.loads((reference / 'param_groups.json').read_text())
