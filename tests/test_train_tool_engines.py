@@ -56,3 +56,10 @@ def test_what_cannot_run_on_cpu_processes_stops_with_the_setting_to_change(tool,
                                                                             message):
     with pytest.raises(SystemExit, match=message):
         tool.use_cpu_strategy(flexible(strategy))
+
+
+def test_flexible_runner_without_a_strategy_gets_cpu_ddp(tool):
+    cfg = flexible(None)
+    notes = tool.use_cpu_strategy(cfg)
+    assert cfg.strategy == dict(type='DDPStrategy', model_wrapper=dict(device_ids=None))
+    assert 'DDPStrategy: model_wrapper.device_ids=None' in notes

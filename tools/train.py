@@ -137,15 +137,22 @@ def use_cpu_strategy(cfg: Config) -> List[str]:
       otherwise: ``Found no NVIDIA driver``); ``state_dict_cfg='full'`` becomes the same full
       state dict without ``offload_to_cpu`` (which crashes rank 0 on the CPU).
     - ``DeepSpeedStrategy``: DeepSpeed's CPU accelerator and the gloo group; nothing to change.
+    - ``DDPStrategy`` (also when no strategy is given): ``model_wrapper.device_ids=None``.
 
     Raises SystemExit for another strategy or an FSDP ``device_id`` other than ``'cpu'``.
     """
     strategy = dict(cfg.get('strategy') or {})
-    kind = _type_name(strategy.get('type'))
+    strategy.setdefault('type', 'DDPStrategy')  # FlexibleRunner's default with a launcher
+    kind = _type_name(strategy['type'])
     if kind not in CPU_STRATEGIES:
         raise SystemExit(f'tools/train.py: strategy type {kind!r} is not prepared for CPU '
                          f'processes; use one of {list(CPU_STRATEGIES)} or train on GPUs')
     notes = ['the gloo process group was created before the runner (no CUDA device)']
+    if kind == 'DDPStrategy':
+        wrapper = dict(strategy.get('model_wrapper') or {})
+        wrapper['device_ids'] = None
+        strategy['model_wrapper'] = wrapper
+        notes.append('DDPStrategy: model_wrapper.device_ids=None')
     if kind == 'FSDPStrategy':
         wrapper = dict(strategy.get('model_wrapper') or {})
         device_id = wrapper.get('device_id', 'cpu')
