@@ -37,6 +37,15 @@ def test_every_ranks_groups_equal_the_bare_models_parameter_by_parameter(reports
         assert result['groups'] == result['bare_groups'], f'rank {rank}'
 
 
+def test_the_constructors_report_says_its_counts_are_this_ranks_shards(reports):
+    for rank, result in zip(RANKS, case(reports, 'fsdp_default')):
+        shards = [note for note in result['notes'] if "this rank's shards" in note]
+        assert len(shards) == 1, f'rank {rank}: {result["notes"]}'
+        assert 'of 1,155; weight decay follows the original shapes' in shards[0]
+    for result in case(reports, 'compiled'):  # not sharded: no such note
+        assert not any("this rank's shards" in note for note in result['notes'])
+
+
 @pytest.mark.parametrize('name', ['fsdp_backbone_unit_model_ids', 'compiled_model_ids'])
 def test_get_layer_depth_sees_canonical_names_under_wrappers(reports, name):
     # mmpretrain's VisionTransformer.get_layer_depth with layer_ids_from_model=True: wrapper

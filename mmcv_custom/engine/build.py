@@ -1,4 +1,5 @@
 """One entry point for the whole mechanism: model -> validated, deterministic parameter groups."""
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, FrozenSet, List, Mapping, Optional, Tuple
 
@@ -52,6 +53,13 @@ def _notes(groups: List[dict], model_params: ModelParams, settings: Mapping[str,
             f'{len(decayed_tokens)} token / position-embedding parameters are weight-decayed: '
             f'{", ".join(decayed_tokens)} (as InternVL, BEiT, mmdet and mmseg do); set '
             'paramwise_cfg.exclude_tokens_from_decay=True to exclude them')
+    if any(info.param.shape != info.shape for info in model_params.trainable):
+        held = sum(info.param.numel() for info in model_params.trainable)
+        total = sum(math.prod(info.shape) for info in model_params.trainable)
+        notes.append(
+            "the optimizer holds this rank's shards (FSDP / ZeRO-3): the table counts the "
+            f'{held:,} parameter elements on this rank of {total:,}; weight decay follows the '
+            'original shapes')
     return notes
 
 

@@ -28,6 +28,7 @@ import torch
 import torch.distributed as dist
 from mmengine.model import MMSeparateDistributedDataParallel
 from mmengine.optim import build_optim_wrapper
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from torch import nn
 from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import (
     apply_activation_checkpointing, checkpoint_wrapper)
@@ -125,13 +126,18 @@ def compare(bare: Dict[str, list], got: Dict[str, list]) -> list:
 def run_case(make: Callable[[], nn.Module], wrap: Callable[[nn.Module], nn.Module],
              model_ids: bool) -> dict:
     bare = layout(build_optim_wrapper(make(), cfg(model_ids)).optimizer.param_groups)
+    optim = cfg(model_ids)
+    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
+        type=optim.pop('constructor'), paramwise_cfg=optim.pop('paramwise_cfg'),
+        optim_wrapper_cfg=optim))
     try:
-        groups = build_optim_wrapper(wrap(make()), cfg(model_ids)).optimizer.param_groups
+        groups = constructor(wrap(make())).optimizer.param_groups
     except Exception as error:  # the test asserts the type and message
         return dict(error=f'{type(error).__name__}: {error}')
     named = [group for group in groups if 'group_name' in group]
     return dict(mismatches=compare(bare, layout(groups)), groups=len(named),
-                bare_groups=len({value[0] for value in bare.values()}))
+                bare_groups=len({value[0] for value in bare.values()}),
+                notes=list(constructor.result.notes))
 
 
 def batch():
