@@ -35,8 +35,10 @@ def _check(class_names: Sequence[str]) -> None:
 
 @FUNCTIONS.register_module()
 def module_class_name_in(module: nn.Module, class_names: Sequence[str]) -> bool:
-    """Whether ``type(module).__name__`` is one of ``class_names`` (an activation-checkpointing
-    ``check_fn``). TypeError when ``class_names`` is not a list of str."""
+    """Whether ``type(module).__name__`` is one of ``class_names``. A ``check_fn`` for torch's
+    ``apply_activation_checkpointing`` when bound in Python (``functools.partial``); MMEngine
+    0.10.7 configs cannot bind it (module docstring). TypeError when ``class_names`` is not a
+    list of str."""
     _check(class_names)
     return type(module).__name__ in class_names
 
