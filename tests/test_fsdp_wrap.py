@@ -34,7 +34,7 @@ def test_is_vit_block_knows_the_block_classes_of_the_vits_served():
 
 
 def test_class_names_given_as_one_string_are_refused():
-    # 'Block' as a string would match 'B', 'l', ... by substring; a list is required
+    # with a string, `name in 'Block'` would also match classes named 'lock' or 'B'
     with pytest.raises(TypeError, match=r"class_names must be a list of class names \(str\), "
                        r"got 'Block'"):
         wrap_modules_by_class_name(nn.Linear(2, 2), recurse=False, nonwrapped_numel=6,
