@@ -50,6 +50,6 @@ demo-cls: env
 bench: env
 	$(PYTHON) benchmarks/bench_layer_decay.py --out work_dirs/bench/results.json \
 		--markdown work_dirs/bench/RESULTS.md
-	OMP_NUM_THREADS=1 $(PYTHON) -m torch.distributed.run --nproc_per_node=2 \
+	OMP_NUM_THREADS=1 $(PYTHON) -m torch.distributed.run --standalone --nproc_per_node=2 \
 		benchmarks/bench_engines.py --out work_dirs/bench/engines.json \
 		--markdown work_dirs/bench/ENGINES.md

@@ -11,7 +11,7 @@ groups to ``--out`` (JSON) and ``--markdown``.
 
 Usage (``make bench``)::
 
-    python -m torch.distributed.run --nproc_per_node=2 benchmarks/bench_engines.py \
+    python -m torch.distributed.run --standalone --nproc_per_node=2 benchmarks/bench_engines.py \
         --out work_dirs/bench/engines.json --markdown work_dirs/bench/ENGINES.md
 """
 import argparse
