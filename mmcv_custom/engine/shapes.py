@@ -18,7 +18,7 @@ bare model. Engines that shard parameters replace them before the optimizer is b
 A parameter FSDP marked as its own (``_fsdp_flattened``) whose shape no reachable unit records
 raises :class:`UnknownShapeError`: a weight decay is never decided from a shard's shape. The
 attribute names read here are torch's (``torch/distributed/fsdp/_flat_param.py``, torch 2.13);
-``tests/test_shapes.py`` fails when they change.
+``tests/test_names.py`` fails when they change.
 """
 import sys
 from typing import Dict, Iterator, Mapping
