@@ -3,10 +3,14 @@
 Importing the package registers ``CustomLayerDecayOptimizerConstructor``,
 ``LearningRateDecayOptimizerConstructor`` and ``LayerDecayOptimizerConstructor`` in MMEngine's
 registries (see ``mmcv_custom.registry``), and the ``LayerDecayLrHook``,
-``LayerDecayLogProcessor``, ``PolyLRRatio`` and ``LrUpdaterLR`` helpers. It needs only torch and
-MMEngine.
+``LayerDecayLogProcessor``, ``PolyLRRatio`` and ``LrUpdaterLR`` helpers, the FSDP wrap policies of
+``mmcv_custom.fsdp_wrap``, and installs two upstream fixes: the safe checkpoint loader
+(``mmcv_custom.checkpoint``) and MMEngine 0.10.7's FSDP optimizer-state loading under torch >= 2.1
+(``mmcv_custom.compat.mmengine_fsdp``). It needs only torch and MMEngine.
 """
+from . import fsdp_wrap  # noqa: F401  (registers the FSDP policies in MMEngine's FUNCTIONS)
 from .checkpoint import load_from_local
+from .compat import mmengine_fsdp
 from .constructors import (CustomLayerDecayOptimizerConstructor, LayerDecayOptimizerConstructor,
                            LearningRateDecayOptimizerConstructor)
 from .engine import ConfigKeyError, MissingKeyError, UnknownKeyError, summarize_groups
@@ -22,6 +26,7 @@ from .version import __version__
 
 register_constructors(CustomLayerDecayOptimizerConstructor, LearningRateDecayOptimizerConstructor,
                       LayerDecayOptimizerConstructor)
+mmengine_fsdp.install()
 
 __all__ = [
     '__version__', 'CustomLayerDecayOptimizerConstructor', 'LearningRateDecayOptimizerConstructor',

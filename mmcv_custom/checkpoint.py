@@ -23,7 +23,16 @@ the extra types an MMEngine checkpoint contains (found by reading the pickles of
   (``numpy.dtypes.Float64DType``, ...),
   and the reconstruct functions ``numpy._core.multiarray._reconstruct`` / ``scalar`` (also under
   numpy 1.x's name ``numpy.core.multiarray``, for checkpoints written with numpy < 2);
-- ``collections.OrderedDict`` and ``_codecs.encode`` (already allowed by torch).
+- ``collections.OrderedDict`` and ``_codecs.encode`` (already allowed by torch);
+- what MMEngine's ``FSDPStrategy`` saves with ``state_dict_cfg='local'`` (its default: one
+  ``rank{R}.pth`` per rank, each parameter a ``ShardedTensor`` of this rank's shard), found by
+  reading the pickles of 2-process FSDP runs (torch 2.13): ``ShardedTensor``, its ``Shard``,
+  ``ShardMetadata``, ``ShardedTensorMetadata``, ``TensorProperties`` and
+  ``MEM_FORMAT_ENCODING``, the sharding specs ``ChunkShardingSpec`` and
+  ``EnumerableShardingSpec``, and ``torch.distributed.remote_device._remote_device`` (the
+  shard's placement), and ``ShardedTensor.ProcessGroupState`` (pickled as
+  ``getattr(ShardedTensor, 'ProcessGroupState')``, which :func:`history_buffer_statistic` allows
+  too). A ``ShardedTensor`` loads only inside a process group of the size that saved it.
 
 Nothing is added to torch's global allow-list (``add_safe_globals`` is not called). A checkpoint
 that holds any other pickled object is refused with :class:`UnsafeCheckpointError`, which names
@@ -39,8 +48,8 @@ import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
-__all__ = ['UnsafeCheckpointError', 'checkpoint_safe_globals', 'history_buffer_statistic',
-           'load_from_local', 'install']
+__all__ = ['UnsafeCheckpointError', 'checkpoint_safe_globals', 'sharded_tensor_globals',
+           'history_buffer_statistic', 'load_from_local', 'install']
 
 _DEFAULT_STATISTICS = ('min', 'max', 'current', 'mean')
 _NUMERIC_DTYPE_NAMES = ('BoolDType', 'Int8DType', 'Int16DType', 'Int32DType', 'Int64DType',
@@ -54,17 +63,30 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint holds a pickled object outside the types MMEngine's checkpoints contain."""
 
 
+def _sharded_tensor_class() -> Optional[type]:
+    try:
+        from torch.distributed._shard.sharded_tensor.api import ShardedTensor
+    except ImportError:
+        return None
+    return ShardedTensor
+
+
 def history_buffer_statistic(owner: Any, name: str) -> Callable:
-    """What a pickled ``getattr(HistoryBuffer, name)`` may return: one of the buffer's statistics
-    methods (``min``, ``max``, ``current``, ``mean`` and those registered with
-    ``HistoryBuffer.register_statistics``), and nothing else."""
+    """What a pickled ``getattr(owner, name)`` may return: one of the statistics methods of
+    mmengine's ``HistoryBuffer`` (``min``, ``max``, ``current``, ``mean`` and those registered
+    with ``HistoryBuffer.register_statistics``), or ``ShardedTensor.ProcessGroupState`` (FSDP's
+    local checkpoints), and nothing else."""
     allowed = {**{key: HistoryBuffer.__dict__.get(key) for key in _DEFAULT_STATISTICS},
                **HistoryBuffer._statistics_methods}
     if owner is HistoryBuffer and isinstance(name, str) and callable(allowed.get(name)):
         return allowed[name]
+    sharded = _sharded_tensor_class()
+    if sharded is not None and owner is sharded and name == 'ProcessGroupState':
+        return sharded.ProcessGroupState
     raise UnsafeCheckpointError(
         f'checkpoint asks for getattr({owner!r}, {name!r}); only the statistics methods of '
-        f'mmengine HistoryBuffer ({sorted(allowed)}) are allowed')
+        f'mmengine HistoryBuffer ({sorted(allowed)}) and ShardedTensor.ProcessGroupState are '
+        'allowed')
 
 
 def _numpy_reconstructors() -> List[Tuple[Callable, str]]:
@@ -76,6 +98,26 @@ def _numpy_reconstructors() -> List[Tuple[Callable, str]]:
     return entries
 
 
+def sharded_tensor_globals() -> List[Any]:
+    """The classes of an FSDP ``LOCAL_STATE_DICT`` checkpoint (see the module docstring); empty
+    for a torch built without distributed support."""
+    try:
+        from torch.distributed._shard.metadata import ShardMetadata
+        from torch.distributed._shard.sharded_tensor.api import ShardedTensor
+        from torch.distributed._shard.sharded_tensor.metadata import (MEM_FORMAT_ENCODING,
+                                                                      ShardedTensorMetadata,
+                                                                      TensorProperties)
+        from torch.distributed._shard.sharded_tensor.shard import Shard
+        from torch.distributed._shard.sharding_spec.api import EnumerableShardingSpec
+        from torch.distributed._shard.sharding_spec.chunk_sharding_spec import ChunkShardingSpec
+        from torch.distributed.remote_device import _remote_device
+    except ImportError:
+        return []
+    return [ShardedTensor, ShardedTensor.ProcessGroupState, Shard, ShardMetadata,
+            ShardedTensorMetadata, TensorProperties, MEM_FORMAT_ENCODING, ChunkShardingSpec,
+            EnumerableShardingSpec, _remote_device]
+
+
 def checkpoint_safe_globals() -> List[Union[Any, Tuple[Any, str]]]:
     """The globals allowed while an MMEngine checkpoint is loaded (see the module docstring)."""
     allowed: List[Union[Any, Tuple[Any, str]]] = [
@@ -85,6 +127,7 @@ def checkpoint_safe_globals() -> List[Union[Any, Tuple[Any, str]]]:
         np.dtype,
     ]
     allowed += _numpy_reconstructors()
+    allowed += sharded_tensor_globals()
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:
         allowed += [getattr(dtypes, name) for name in _NUMERIC_DTYPE_NAMES

@@ -42,6 +42,12 @@ EXPECTED: Dict[str, Expected] = {
     'upernet_internvit-6b_ld0.95_80k_ade20k-504x504': Expected(
         'mmseg', 'CustomLayerDecayOptimizerConstructor', 4e-5, 0.95, 48, _ids(*range(50)),
         meta=True),
+    'upernet_internvit-6b_ld0.95_80k_ade20k-504x504_fsdp': Expected(
+        'mmseg', 'CustomLayerDecayOptimizerConstructor', 4e-5, 0.95, 48, _ids(*range(50)),
+        meta=True),
+    'upernet_internvit-6b_ld0.95_80k_ade20k-504x504_zero3': Expected(
+        'mmseg', 'CustomLayerDecayOptimizerConstructor', 4e-5, 0.95, 48, _ids(*range(50)),
+        meta=True),
     'upernet_convnext-b_lrd0.9-stage12_160k_ade20k-512x512': Expected(
         'mmseg', 'LearningRateDecayOptimizerConstructor', 1e-4, 0.9, 12, _ids(0, 1, 2, 3, 4, 13)),
     'mask-rcnn_convnext-t_lrd0.95-layer6_3x_coco': Expected(

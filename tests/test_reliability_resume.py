@@ -235,3 +235,28 @@ def test_runner_resumes_a_checkpoint_written_with_mmdets_constructor(tmp_path):
     result = train(tmp_path, *common, '--resume')
     assert 'resumed epoch: 0, iter: 4' in result.stdout + result.stderr
     assert (tmp_path / f'iter_{ITERS}.pth').exists()
+
+
+# --- FSDP local checkpoints ---------------------------------------------------------------------
+
+class AsksForAnotherShardedTensorAttribute:
+    def __reduce__(self):
+        from torch.distributed._shard.sharded_tensor.api import ShardedTensor
+        return getattr, (ShardedTensor, '__init__')
+
+
+def test_fsdp_local_checkpoint_types_are_allowed_and_nothing_more(tmp_path):
+    # the resume of an FSDP run (state_dict_cfg='local') is in test_reliability_engines.py
+    from torch.distributed._shard.sharded_tensor.api import ShardedTensor
+
+    from mmcv_custom.checkpoint import checkpoint_safe_globals, sharded_tensor_globals
+    names = sorted(cls.__name__ for cls in sharded_tensor_globals())
+    assert names == sorted(['ShardedTensor', 'ProcessGroupState', 'Shard', 'ShardMetadata',
+                            'ShardedTensorMetadata', 'TensorProperties', 'MEM_FORMAT_ENCODING',
+                            'ChunkShardingSpec', 'EnumerableShardingSpec', '_remote_device'])
+    assert ShardedTensor in checkpoint_safe_globals()
+    path = tmp_path / 'sharded_getattr.pth'
+    torch.save({'state_dict': {'x': AsksForAnotherShardedTensorAttribute()}}, path)
+    with pytest.raises(UnsafeCheckpointError,
+                       match=r"getattr\(.*ShardedTensor'>, '__init__'\).*ProcessGroupState"):
+        load_from_local(str(path))

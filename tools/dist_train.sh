@@ -2,7 +2,9 @@
 # Multi-process training with torchrun: tools/dist_train.sh CONFIG GPUS [train.py arguments...]
 #
 # GPUS processes on this node (one per GPU; on a machine without CUDA, CPU processes that
-# tools/train.py connects with the gloo backend). Multi-node runs set, on every node:
+# tools/train.py connects with the gloo backend). Configs with runner_type='FlexibleRunner' and an
+# FSDPStrategy or DeepSpeedStrategy train the same way (see README, "Training a 6B backbone").
+# Multi-node runs set, on every node:
 #   NNODES (default 1), NODE_RANK (default 0), MASTER_ADDR (default 127.0.0.1), PORT (default 29500)
 # The interpreter is the project's .venv/bin/python unless PYTHON is set.
 # DIST_TRAIN_DRY_RUN=1 prints the command instead of running it.

@@ -15,12 +15,18 @@ What this adds to a plain ``Runner.from_cfg``:
   ``mmcv_custom.engine.group_records``, as the inspector writes it too).
 - With a launcher and no CUDA device, the processes use the gloo backend on the CPU
   (``tools/dist_train.sh`` on a machine without GPUs).
+- ``runner_type='FlexibleRunner'`` with ``strategy=dict(type='FSDPStrategy', ...)`` or
+  ``dict(type='DeepSpeedStrategy', ...)`` trains as MMEngine does on GPUs; on CPU processes the
+  gloo process group is created before the runner, FSDP gets ``model_wrapper.device_id='cpu'``
+  (and ``state_dict_cfg='full'`` is saved without ``offload_to_cpu``, which crashes rank 0 on the
+  CPU), and the log says so once.
 """
 import argparse
 import logging
 import os
 import os.path as osp
 import sys
+from typing import List
 
 import torch
 from mmengine.config import Config, DictAction
@@ -33,6 +39,8 @@ import mmcv_custom  # noqa: E402,F401  (registers constructors, hook and log pro
 LAYER_DECAY_CONSTRUCTORS = ('CustomLayerDecayOptimizerConstructor',
                             'LearningRateDecayOptimizerConstructor')
 HOOK_TYPE = 'LayerDecayLrHook'
+#: The large-model strategies of MMEngine's FlexibleRunner this script prepares for the CPU.
+CPU_STRATEGIES = ('FSDPStrategy', 'DeepSpeedStrategy', 'DDPStrategy')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -89,8 +97,88 @@ def add_layer_decay_logging(cfg: Config) -> bool:
     return True
 
 
-def use_cpu_distributed(cfg: Config, launcher: str) -> None:
-    """Let ``--launcher pytorch`` run CPU processes: gloo backend, DDP without device ids.
+def _type_name(value) -> str:
+    if value is None:
+        return ''
+    if not isinstance(value, str):
+        return getattr(value, '__name__', type(value).__name__)
+    return value.rsplit('.', 1)[-1]
+
+
+def is_flexible(cfg: Config) -> bool:
+    """Whether the config trains with MMEngine's ``FlexibleRunner`` (strategies)."""
+    return _type_name(cfg.get('runner_type')) == 'FlexibleRunner'
+
+
+def init_gloo_process_group(dist_cfg: dict) -> None:
+    """Create the gloo process group MMEngine would otherwise create with CUDA calls."""
+    if torch.distributed.is_initialized():
+        return
+    options = {key: value for key, value in dist_cfg.items() if key != 'backend'}
+    if isinstance(options.get('timeout'), (int, float)):
+        from datetime import timedelta
+        options['timeout'] = timedelta(seconds=options['timeout'])
+    torch.distributed.init_process_group(backend='gloo', **options)
+
+
+def _gloo_dist_cfg(cfg: Config) -> dict:
+    env_cfg = cfg.setdefault('env_cfg', {})
+    dist_cfg = dict(env_cfg.get('dist_cfg') or {})
+    dist_cfg['backend'] = 'gloo'
+    env_cfg['dist_cfg'] = dist_cfg
+    return dist_cfg
+
+
+def use_cpu_strategy(cfg: Config) -> List[str]:
+    """Prepare a FlexibleRunner strategy for CPU processes; return what was changed (one line
+    each, for the log).
+
+    - ``FSDPStrategy``: ``model_wrapper.device_id='cpu'`` (MMEngine passes the GPU index
+      otherwise: ``Found no NVIDIA driver``); ``state_dict_cfg='full'`` becomes the same full
+      state dict without ``offload_to_cpu`` (which crashes rank 0 on the CPU).
+    - ``DeepSpeedStrategy``: DeepSpeed's CPU accelerator and the gloo group; nothing to change.
+    - ``DDPStrategy`` (also when no strategy is given): ``model_wrapper.device_ids=None``.
+
+    Raises SystemExit for another strategy or an FSDP ``device_id`` other than ``'cpu'``.
+    """
+    strategy = dict(cfg.get('strategy') or {})
+    strategy.setdefault('type', 'DDPStrategy')  # FlexibleRunner's default with a launcher
+    kind = _type_name(strategy['type'])
+    if kind not in CPU_STRATEGIES:
+        raise SystemExit(f'tools/train.py: strategy type {kind!r} is not prepared for CPU '
+                         f'processes; use one of {list(CPU_STRATEGIES)} or train on GPUs')
+    notes = ['the gloo process group was created before the runner (no CUDA device)']
+    if kind == 'DDPStrategy':
+        wrapper = dict(strategy.get('model_wrapper') or {})
+        wrapper['device_ids'] = None
+        strategy['model_wrapper'] = wrapper
+        notes.append('DDPStrategy: model_wrapper.device_ids=None')
+    if kind == 'FSDPStrategy':
+        wrapper = dict(strategy.get('model_wrapper') or {})
+        device_id = wrapper.get('device_id', 'cpu')
+        if str(device_id) != 'cpu':
+            raise SystemExit(f'tools/train.py: strategy.model_wrapper.device_id={device_id!r} '
+                             "needs a GPU; this machine has none (use 'cpu' or leave it unset)")
+        if 'device_id' not in wrapper:
+            notes.append("FSDPStrategy: model_wrapper.device_id='cpu'")
+        wrapper['device_id'] = 'cpu'
+        strategy['model_wrapper'] = wrapper
+        if strategy.get('state_dict_cfg') == 'full':
+            strategy['state_dict_cfg'] = dict(
+                state_dict_type='FULL_STATE_DICT',
+                state_dict_config=dict(type='FullStateDictConfig', rank0_only=True,
+                                       offload_to_cpu=False),
+                optim_state_dict_config=dict(type='FullOptimStateDictConfig', rank0_only=True,
+                                             offload_to_cpu=False))
+            notes.append("FSDPStrategy: state_dict_cfg='full' without offload_to_cpu "
+                         '(it crashes rank 0 on the CPU)')
+    cfg.strategy = strategy
+    return notes
+
+
+def use_cpu_distributed(cfg: Config, launcher: str) -> List[str]:
+    """Let ``--launcher pytorch`` run CPU processes: gloo backend; with the plain Runner, DDP
+    without device ids; with FlexibleRunner, :func:`use_cpu_strategy`. Returns the notes to log.
 
     MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` and its default DDP wrapper passes
     ``device_ids=[LOCAL_RANK]``; both fail without CUDA, so the process group is created here
@@ -99,22 +187,19 @@ def use_cpu_distributed(cfg: Config, launcher: str) -> None:
     if launcher != 'pytorch':
         raise SystemExit(f'--launcher {launcher} needs CUDA devices; on a machine without GPUs '
                          'use --launcher pytorch (tools/dist_train.sh)')
-    env_cfg = cfg.setdefault('env_cfg', {})
-    dist_cfg = dict(env_cfg.get('dist_cfg') or {})
-    dist_cfg['backend'] = 'gloo'
-    env_cfg['dist_cfg'] = dist_cfg
-    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
-    wrapper.setdefault('type', 'MMDistributedDataParallel')
-    wrapper['device_ids'] = None
-    wrapper.setdefault('broadcast_buffers', False)
-    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
-    cfg.model_wrapper_cfg = wrapper
-    if not torch.distributed.is_initialized():
-        options = {key: value for key, value in dist_cfg.items() if key != 'backend'}
-        if isinstance(options.get('timeout'), (int, float)):
-            from datetime import timedelta
-            options['timeout'] = timedelta(seconds=options['timeout'])
-        torch.distributed.init_process_group(backend='gloo', **options)
+    dist_cfg = _gloo_dist_cfg(cfg)
+    if is_flexible(cfg):
+        notes = use_cpu_strategy(cfg)
+    else:
+        notes = []
+        wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+        wrapper.setdefault('type', 'MMDistributedDataParallel')
+        wrapper['device_ids'] = None
+        wrapper.setdefault('broadcast_buffers', False)
+        wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+        cfg.model_wrapper_cfg = wrapper
+    init_gloo_process_group(dist_cfg)
+    return notes
 
 
 def amp_device_available() -> bool:
@@ -144,6 +229,13 @@ def enable_amp(cfg: Config) -> None:
 
 
 def build_config(args: argparse.Namespace) -> Config:
+    """The config with the command line applied (:func:`build_config_and_notes` without the
+    notes)."""
+    return build_config_and_notes(args)[0]
+
+
+def build_config_and_notes(args: argparse.Namespace):
+    """The config with the command line applied, and what was changed for CPU processes."""
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -161,19 +253,22 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.resume = True
         cfg.load_from = args.resume
     add_layer_decay_logging(cfg)
+    notes: List[str] = []
     if args.launcher != 'none' and not torch.cuda.is_available():
-        use_cpu_distributed(cfg, args.launcher)
-    return cfg
+        notes = use_cpu_distributed(cfg, args.launcher)
+    return cfg, notes
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    cfg = build_config(args)
+    cfg, notes = build_config_and_notes(args)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
+    if notes:
+        runner.logger.info('tools/train.py, CPU processes: ' + '; '.join(notes))
     runner.train()
 
 

@@ -107,6 +107,9 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
         self.rate: float = self.settings[self.rate_key]
         #: What the last ``add_params`` built (groups, rule, num_layers, notes).
         self.result: Optional[LayerDecayResult] = None
+        #: The model ``__call__`` got, before MMEngine unwraps ``.module`` (FSDP's root unit
+        #: records the original shapes; see ``engine.shapes``).
+        self._called_with: Optional[nn.Module] = None
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
         """Build the optim wrapper, then guard its optimizer: a resume whose param groups differ
@@ -123,7 +126,11 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
                     raise UnknownKeyError(
                         f'{type(self).__name__}: optim_wrapper.optimizer.type='
                         f'{optimizer_type!r} is not a registered optimizer.{hint} Known: {known}')
-        optim_wrapper = super().__call__(model)
+        self._called_with = model
+        try:
+            optim_wrapper = super().__call__(model)
+        finally:
+            self._called_with = None
         optimizer = optim_wrapper.optimizer
         keep_zero_param_names(optimizer)
         install_resume_check(optimizer, type(self).__name__)
@@ -221,7 +228,8 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
 
         self.result = build_layer_decay_groups(
             module, choose_rule=choose_rule, settings=self.settings, rate=self.rate,
-            base_lr=self.base_lr, base_wd=base_wd, owner=owner, no_decay_names=no_decay_names)
+            base_lr=self.base_lr, base_wd=base_wd, owner=owner, no_decay_names=no_decay_names,
+            wrapped=self._called_with)
         params.extend(self.result.groups)
         self._report(base_wd)
 

@@ -1,6 +1,7 @@
 """One entry point for the whole mechanism: model -> validated, deterministic parameter groups."""
+import math
 from dataclasses import dataclass
-from typing import Any, Callable, FrozenSet, List, Mapping, Tuple
+from typing import Any, Callable, FrozenSet, List, Mapping, Optional, Tuple
 
 from torch import nn
 
@@ -44,14 +45,22 @@ def _notes(groups: List[dict], model_params: ModelParams, settings: Mapping[str,
     if model_params.frozen_names:
         notes.append(f'{len(model_params.frozen_names)} frozen parameters (requires_grad=False) '
                      'are in no group')
+    shapes = {info.name: info.shape for info in model_params.trainable}
     decayed_tokens = [name for group in groups if group['weight_decay'] > 0
-                      for name, param in zip(group['param_names'], group['params'])
-                      if param.ndim > 1 and is_token_name(name)]
+                      for name in group['param_names']
+                      if len(shapes[name]) > 1 and is_token_name(name)]
     if decayed_tokens:
         notes.append(
             f'{len(decayed_tokens)} token / position-embedding parameters are weight-decayed: '
             f'{", ".join(decayed_tokens)} (as InternVL, BEiT, mmdet and mmseg do); set '
             'paramwise_cfg.exclude_tokens_from_decay=True to exclude them')
+    if any(info.param.shape != info.shape for info in model_params.trainable):
+        held = sum(info.param.numel() for info in model_params.trainable)
+        total = sum(math.prod(info.shape) for info in model_params.trainable)
+        notes.append(
+            "the optimizer holds this rank's shards (FSDP / ZeRO-3): the table counts the "
+            f'{held:,} parameter elements on this rank of {total:,}; weight decay follows the '
+            'original shapes')
     return notes
 
 
@@ -75,12 +84,17 @@ def build_layer_decay_groups(model: nn.Module, *, choose_rule: Callable[[ModelPa
                              settings: Mapping[str, Any], rate: float, base_lr: float,
                              base_wd: float, owner: str,
                              no_decay_names: Callable[[LayerIdRule], FrozenSet[str]] = (
-                                 lambda rule: frozenset())) -> LayerDecayResult:
+                                 lambda rule: frozenset()),
+                             wrapped: Optional[nn.Module] = None) -> LayerDecayResult:
     """Collect -> choose the layer-id rule -> resolve num_layers -> decide options -> group.
 
     ``no_decay_names(rule)`` gives the full names that get weight decay 0 whatever the rule
-    (the model's ``no_weight_decay()`` list under the rule's backbone prefix)."""
-    model_params = collect_params(model)
+    (the model's ``no_weight_decay()`` list under the rule's backbone prefix). ``wrapped``: the
+    model the optimizer constructor was called with, when MMEngine unwrapped it to ``model``
+    (``collect_params`` reads FSDP's original shapes from it). Groups record canonical parameter
+    names (``engine.names``).
+    """
+    model_params = collect_params(model, wrapped)
     warnings = _check_model(model_params, settings, owner)
     rule = choose_rule(model_params)
     try:

@@ -16,6 +16,9 @@ multiplier and its tag) and ordered by
 the first appearance of a parameter in ``named_parameters()``, which keeps the order deterministic
 (``Optimizer.load_state_dict`` matches groups by position). Every group carries ``params``,
 ``param_names``, ``lr``, ``lr_scale``, ``weight_decay``, ``group_name`` and ``layer_id``.
+``param_names`` are canonical names (``engine.names``: the bare model's names, without the
+segments FSDP, activation checkpointing, ``torch.compile`` or DDP-like wrappers insert), so the
+groups of checkpoints written under different wrap settings compare name by name.
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple

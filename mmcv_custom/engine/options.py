@@ -124,13 +124,15 @@ class ParamOptionRules:
         self._no_decay = ParamOptions(decays=False, weight_decay=0.0)
 
     def default_no_decay(self, info: ParamInfo) -> bool:
-        """The recipe's rule (InternVL's: 1-D parameters and biases), the model's
-        ``no_weight_decay()`` names and (optionally) tokens are not decayed."""
+        """The recipe's rule (InternVL's: 1-D parameters and biases, by the original shape,
+        ``ParamInfo.shape``), the model's ``no_weight_decay()`` names and (optionally) tokens are
+        not decayed."""
         name = info.name
+        ndim = len(info.shape)
         if self.plain_no_decay:
-            if info.param.ndim == 1 or name.endswith('.bias'):
+            if ndim == 1 or name.endswith('.bias'):
                 return True
-        elif self.rule.no_decay(name, info.param.ndim):
+        elif self.rule.no_decay(name, ndim):
             return True
         if name in self.no_decay_names:
             return True
@@ -175,7 +177,7 @@ class ParamOptionRules:
             return settings['bias_decay_mult']
         if _is_dwconv(info.module) and settings['dwconv_decay_mult'] is not None:
             return settings['dwconv_decay_mult']
-        if info.param.ndim == 1 and not in_dcn and settings['flat_decay_mult'] is not None:
+        if len(info.shape) == 1 and not in_dcn and settings['flat_decay_mult'] is not None:
             return settings['flat_decay_mult']
         return None
 

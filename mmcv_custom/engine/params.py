@@ -1,26 +1,44 @@
-"""Collect a model's parameters with the facts the grouping rules need (mechanism, no policy)."""
-from typing import Dict, List, Mapping, NamedTuple, Tuple
+"""Collect a model's parameters with the facts the grouping rules need (mechanism, no policy).
 
+Names are canonical at the source (:mod:`.names`): every rule, a model's ``get_layer_depth`` and
+the ``param_names`` of the groups see the name the parameter has in the bare model, whatever
+wraps it (FSDP, activation checkpointing, ``torch.compile``, DDP-like wrappers), so checkpoints'
+groups compare across wrap settings. Shapes are original (:mod:`.shapes`): the shape in the bare
+model, never a shard's.
+"""
+from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple
+
+import torch
 from torch import nn
+
+from .names import child_path
+from .shapes import original_shape, recorded_shapes
 
 
 class ParamInfo(NamedTuple):
-    """One trainable parameter: its full name, the module that owns it, and its attribute name."""
+    """One trainable parameter: its canonical name, the module that owns it (canonical path), its
+    attribute name, its original shape and the name ``named_parameters()`` gives it."""
 
     name: str
     param: nn.Parameter
     module_name: str
     module: nn.Module
     attr: str
+    #: The shape in the bare model (an FSDP shard's tensor is 1-D; this is not).
+    shape: torch.Size
+    #: The name as the (possibly wrapped) model spells it; equal to ``name`` without wrappers.
+    raw_name: str
 
 
 class ModelParams(NamedTuple):
-    """A model's parameters in ``named_parameters()`` order."""
+    """A model's parameters in ``named_parameters()`` order, under canonical names."""
 
     trainable: Tuple[ParamInfo, ...]
     frozen_names: Tuple[str, ...]
     #: ``(alias, first_name)`` for every parameter reachable under more than one name.
     aliases: Tuple[Tuple[str, str], ...]
+    #: Modules by canonical path; where a wrapper and the module it wraps share a path, the
+    #: wrapped (inner) module.
     modules: Mapping[str, nn.Module]
     trainable_names: Tuple[str, ...]
 
@@ -30,19 +48,55 @@ class ModelParams(NamedTuple):
         return self.trainable_names + self.frozen_names
 
 
-def collect_params(model: nn.Module) -> ModelParams:
-    """Every parameter of ``model`` under its first name, in ``named_parameters()`` order.
+def _check_unique(model: nn.Module, first_name: Mapping[int, str]) -> None:
+    """ValueError naming two parameters that canonicalise to the same name."""
+    raw_of: Dict[str, str] = {}
+    for raw_name, param in model.named_parameters(remove_duplicate=True):
+        name = first_name[id(param)]
+        if raw_of.setdefault(name, raw_name) != raw_name:
+            raise ValueError(
+                f'parameters {raw_of[name]!r} and {raw_name!r} both have the canonical name '
+                f'{name!r} (the name without the segments wrappers insert, see '
+                'mmcv_custom.engine.names); rename one of them')
 
-    Shared parameters (one tensor under several names) are kept once, under the name
-    ``named_parameters()`` gives them, and their other names are reported in ``aliases``.
+
+def collect_params(model: nn.Module, wrapped: Optional[nn.Module] = None) -> ModelParams:
+    """Every parameter of ``model`` under its first canonical name, in ``named_parameters()``
+    order.
+
+    ``wrapped`` is the model the optimizer constructor was called with when it differs from
+    ``model`` (MMEngine passes ``model.module`` on): original shapes are read from every FSDP
+    unit in it. Shared parameters (one tensor under several names) are kept once, under the name
+    ``named_parameters()`` gives them first, and their other names are reported in ``aliases``.
+
+    Raises ``shapes.FlatParameterError`` for an FSDP ``FlatParameter`` (``use_orig_params=False``),
+    ``shapes.UnknownShapeError`` for an FSDP-managed parameter whose original shape is not
+    recorded, and ValueError when two parameters have the same canonical name.
     """
+    recorded: Optional[Dict[int, torch.Size]] = None  # read when a parameter needs it
     trainable: List[ParamInfo] = []
     frozen: List[str] = []
     aliases: List[Tuple[str, str]] = []
     first_name: Dict[int, str] = {}
     modules: Dict[str, nn.Module] = {}
-    for module_name, module in model.named_modules(remove_duplicate=False):
-        modules.setdefault(module_name, module)
+    by_raw: Dict[str, nn.Module] = {}
+    canonical_path: Dict[str, str] = {}
+    renamed = False
+    for raw_path, module in model.named_modules(remove_duplicate=False):
+        by_raw[raw_path] = module
+        if 'mod' not in raw_path:  # fast path: no segment a wrapper inserts ('module', '_orig_mod')
+            module_name = raw_path
+            modules.setdefault(module_name, module)
+        else:
+            parent_raw, _, segment = raw_path.rpartition('.')
+            parent_path = canonical_path[parent_raw]
+            module_name = child_path(parent_path, segment, by_raw[parent_raw])
+            if module_name == parent_path:
+                modules[module_name] = module  # the wrapped module replaces its wrapper
+            else:
+                modules.setdefault(module_name, module)
+            renamed = renamed or module_name != raw_path
+        canonical_path[raw_path] = module_name
         for attr, param in module._parameters.items():
             if param is None:
                 continue
@@ -51,9 +105,18 @@ def collect_params(model: nn.Module) -> ModelParams:
                 aliases.append((name, first_name[id(param)]))
                 continue
             first_name[id(param)] = name
-            if param.requires_grad:
-                trainable.append(ParamInfo(name, param, module_name, module, attr))
-            else:
+            if not param.requires_grad:
                 frozen.append(name)
+                continue
+            raw_name = name if module_name is raw_path else (
+                f'{raw_path}.{attr}' if raw_path else attr)
+            shape = param.shape
+            if param.__dict__:  # attributes an engine set (FSDP, DeepSpeed ZeRO-3)
+                if recorded is None:
+                    recorded = recorded_shapes(model if wrapped is None else wrapped)
+                shape = original_shape(raw_name, param, recorded)
+            trainable.append(ParamInfo(name, param, module_name, module, attr, shape, raw_name))
+    if renamed:
+        _check_unique(model, first_name)
     return ModelParams(tuple(trainable), tuple(frozen), tuple(aliases), modules,
                        tuple(info.name for info in trainable))

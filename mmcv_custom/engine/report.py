@@ -2,7 +2,7 @@
 detail at DEBUG. Never ``print``."""
 import json
 import logging
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from mmengine.dist import get_rank
 from mmengine.logging import MMLogger
@@ -27,14 +27,29 @@ def summarize_groups(param_groups: Iterable[dict]) -> Dict[str, dict]:
             for group in named_groups(param_groups)}
 
 
-def group_records(param_groups: Iterable[dict]) -> Dict[str, dict]:
+def _counts(group: dict, numel_by_name: Optional[Mapping[str, int]]) -> Tuple[int, int]:
+    names = group['param_names']
+    if numel_by_name is not None and all(name in numel_by_name for name in names):
+        return len(names), sum(numel_by_name[name] for name in names)
+    return len(group['params']), _count(group)
+
+
+def group_records(param_groups: Iterable[dict],
+                  numel_by_name: Optional[Mapping[str, int]] = None) -> Dict[str, dict]:
     """The content of ``param_groups.json`` (written by training runs and by the inspector):
-    InternVL's summary of every named group plus its ``layer_id`` and tensor / parameter counts."""
-    return {group['group_name']: {**{key: group[key] for key in SUMMARY_KEYS},
-                                  'layer_id': group.get('layer_id'),
-                                  'num_tensors': len(group['params']),
-                                  'num_params': _count(group)}
-            for group in named_groups(param_groups)}
+    InternVL's summary of every named group plus its ``layer_id`` and tensor / parameter counts.
+
+    ``numel_by_name`` (canonical name -> elements in the bare model) counts what the group holds
+    in the whole model where the optimizer's tensors are one rank's shards (FSDP, DeepSpeed ZeRO);
+    without it, or for a group naming a parameter it lacks, the group's own tensors are counted.
+    """
+    records = {}
+    for group in named_groups(param_groups):
+        num_tensors, num_params = _counts(group, numel_by_name)
+        records[group['group_name']] = {**{key: group[key] for key in SUMMARY_KEYS},
+                                        'layer_id': group.get('layer_id'),
+                                        'num_tensors': num_tensors, 'num_params': num_params}
+    return records
 
 
 def format_summary(summary: Mapping[str, dict]) -> str:

@@ -1,5 +1,6 @@
 """``LayerDecayLrHook``: log the head and embedding learning rates, save the group records."""
 import json
+import math
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -7,6 +8,9 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from torch import nn
+
+from ..engine.params import collect_params
 from ..engine.report import SUMMARY_KEYS, group_records
 
 #: Message-hub keys the hook writes (the logger prints them without the ``train/`` prefix).
@@ -35,11 +39,29 @@ def head_and_embed_groups(param_groups: Sequence[dict]) -> Tuple[dict, dict]:
     return max(param_groups, key=key), min(param_groups, key=key)
 
 
-def constructed_records(param_groups: Sequence[dict]) -> Dict[str, dict]:
+def _bare_model_holder(model: nn.Module) -> nn.Module:
+    """``model``, or for MMEngine's DeepSpeed wrapper the model inside its engine (FSDP and DDP
+    wrappers are kept: ``collect_params`` reads FSDP's records from the root unit)."""
+    try:
+        from mmengine._strategy.deepspeed import MMDeepSpeedEngineWrapper
+    except ImportError:
+        return model
+    return model.model.module if isinstance(model, MMDeepSpeedEngineWrapper) else model
+
+
+def original_numels(model: nn.Module) -> Dict[str, int]:
+    """``{canonical name: elements in the bare model}`` for the trainable parameters of the
+    (possibly FSDP- or DeepSpeed-wrapped) ``model`` (``engine.params.collect_params``)."""
+    return {info.name: math.prod(info.shape)
+            for info in collect_params(_bare_model_holder(model)).trainable}
+
+
+def constructed_records(param_groups: Sequence[dict],
+                        numel_by_name: Optional[Dict[str, int]] = None) -> Dict[str, dict]:
     """``group_records`` of the groups as the constructor built them: MMEngine's schedulers
     move ``lr`` at once (a warm-up starts low) and keep the built value in ``initial_lr``."""
     groups = [dict(group, lr=group.get('initial_lr', group['lr'])) for group in param_groups]
-    return group_records(groups)
+    return group_records(groups, numel_by_name)
 
 
 @HOOKS.register_module()
@@ -59,7 +81,9 @@ class LayerDecayLrHook(Hook):
       :func:`mmcv_custom.engine.group_records` of the groups (the schema the inspector
       ``tools/analysis_tools/param_groups.py`` writes too), with every group's ``lr`` as the
       constructor built it: its ``initial_lr`` when present, since a warm-up scheduler has
-      already lowered the current lr by then.
+      already lowered the current lr by then. Tensor and parameter counts are those of the
+      whole model (canonical names, original shapes), also where the optimizer holds one rank's
+      shards (FSDP, DeepSpeed ZeRO).
 
     It runs at ``'NORMAL'`` priority, before ``LoggerHook`` (``'BELOW_NORMAL'``). Wrappers without
     a single optimizer (``OptimWrapperDict``) are skipped with a warning. ``tools/train.py`` adds
@@ -103,7 +127,9 @@ class LayerDecayLrHook(Hook):
             return
         path = osp.join(runner.work_dir, self.summary_file)
         with open(path, 'w', encoding='utf-8') as file:
-            json.dump(constructed_records(groups), file, indent=2)
+            model = getattr(runner, 'model', None)
+            numels = None if model is None else original_numels(model)
+            json.dump(constructed_records(groups, numels), file, indent=2)
         runner.logger.info(f'LayerDecayLrHook: param group records written to {path}')
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:

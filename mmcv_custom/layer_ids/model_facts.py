@@ -8,6 +8,7 @@ of mmpretrain's ViT-style, Swin and ConvNeXt backbones do) knows its own depth b
 from dataclasses import dataclass
 from typing import Callable, FrozenSet, Iterable, Optional, Sequence, Tuple
 
+from mmengine.model import is_model_wrapper
 from torch import nn
 
 from .base import head_layer_id
@@ -18,14 +19,19 @@ BACKBONE_ATTRS = ('backbone', 'img_backbone')
 
 
 def backbone_module(model: nn.Module, prefix: str) -> Optional[nn.Module]:
-    """The submodule ``prefix`` names (``'backbone.'``, ``'img_backbone.'``, ``'a.b.'``); the model
-    itself for ``''``; None when there is no such submodule."""
+    """The submodule ``prefix`` names (``'backbone.'``, ``'img_backbone.'``, ``'a.b.'``), inside
+    the model wrapper that holds it (MMEngine's ``MMSeparateDistributedDataParallel`` wraps each
+    submodule); the model itself for ``''``; None when there is no such submodule."""
     if not prefix:
         return model
     try:
-        return model.get_submodule(prefix.rstrip('.'))
+        module = model.get_submodule(prefix.rstrip('.'))
     except AttributeError:
         return None
+    # MMSeparateDistributedDataParallel wraps each submodule: the backbone is inside its wrapper
+    while is_model_wrapper(module):
+        module = module.module
+    return module
 
 
 def no_weight_decay_names(model: nn.Module, prefix: str = 'backbone.') -> FrozenSet[str]:
@@ -49,7 +55,8 @@ def model_backbone_prefix(model: nn.Module, given: Optional[str] = None) -> str:
     if given is not None:
         return given if not given or given.endswith('.') else given + '.'
     for attr in BACKBONE_ATTRS:
-        if callable(getattr(getattr(model, attr, None), 'get_layer_depth', None)):
+        if hasattr(model, attr) and callable(
+                getattr(backbone_module(model, attr + '.'), 'get_layer_depth', None)):
             return attr + '.'
     return ''
 

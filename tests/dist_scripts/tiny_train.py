@@ -101,10 +101,23 @@ class TinyConvNeXt(nn.Module):
 
 @MODELS.register_module(name='ReliabilityTinyClassifier', force=True)
 class TinyClassifier(BaseModel):
-    def __init__(self, depth: int = 3, arch: str = 'vit') -> None:
+    """``init_seed``: ``init_weights()`` (which every runner and strategy calls) sets the weights
+    of a model built right after ``torch.manual_seed(init_seed)``, whatever the runner drew from
+    the random generator before: runs with different runners start from the same weights."""
+
+    def __init__(self, depth: int = 3, arch: str = 'vit', init_seed=None) -> None:
         super().__init__()
+        self.depth, self.arch, self.init_seed = depth, arch, init_seed
         self.backbone = TinyViT(depth) if arch == 'vit' else TinyConvNeXt(depth)
         self.decode_head = nn.Linear(DIM, CLASSES)
+
+    def init_weights(self) -> None:
+        if self.init_seed is None:
+            return super().init_weights()
+        with torch.random.fork_rng():
+            torch.manual_seed(self.init_seed)
+            reference = TinyClassifier(self.depth, self.arch)
+        self.load_state_dict(reference.state_dict())
 
     def forward(self, inputs, label=None, mode='tensor'):
         logits = self.decode_head(self.backbone(inputs))
