@@ -13,14 +13,16 @@ Follows OpenGVLab/InternImage ``classification/optimizer.py`` (``build_optimizer
   ``attention_weights``, ``center_feature_scale_proj`` or ``alpha_beta`` (as in the source, the DCN
   multiplier applies only together with layer decay). Without ``lr_layer_decay_ratio`` every lr is
   ``base_lr``.
-- ``freeze_backbone`` levels: parameters whose name contains ``levels.{i}`` for a listed ``i`` are
-  in no group. (InternImage also sets their ``requires_grad=False``; this function changes nothing
+- ``freeze_backbone`` levels: parameters whose name contains ``levels.{i}.`` for a listed ``i``
+  are in no group. (InternImage also sets their ``requires_grad=False``; this function changes nothing
   in the model: freeze them there if their gradients should not be computed.)
 
 InternImage builds one group per parameter; here parameters with the same ``(lr, weight_decay)``
 share a group, in first-appearance order, so every parameter gets exactly the same lr and weight
 decay with far fewer groups.
 """
+import math
+import numbers
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import torch
@@ -49,10 +51,43 @@ def lr_ratios(model: nn.Module, lr_layer_decay_ratio: float) -> Mapping[str, flo
     for method in LR_DECAY_METHODS:
         get_ratios = getattr(model, method, None)
         if callable(get_ratios):
-            return dict(get_ratios(lr_layer_decay_ratio))
+            ratios = dict(get_ratios(lr_layer_decay_ratio))
+            for key, ratio in ratios.items():
+                if not isinstance(key, str):
+                    raise TypeError(f'{type(model).__name__}.{method}() keys must be name '
+                                    f'substrings (str), got {key!r}')
+                _check_number(f'{type(model).__name__}.{method}()', repr(key), ratio)
+            return ratios
     raise TypeError(f'param_groups_internimage: lr_layer_decay_ratio is set, but '
                     f'{type(model).__name__} has neither {LR_DECAY_METHODS[0]}(ratio) nor '
                     f'{LR_DECAY_METHODS[1]}(ratio), which give the lr ratio of each name')
+
+
+def _check_number(owner: str, key: str, value: Any, allow_zero: bool = False) -> None:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f'{owner}: {key} must be a number, got {value!r}')
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{owner}: {key} must be a finite number {'>=' if allow_zero else '>'} "
+                         f'0, got {value!r}')
+
+
+def _frozen_levels(model: nn.Module, freeze_backbone: Iterable[int]) -> Tuple[str, ...]:
+    """``('levels.0', ...)`` for the listed levels; an error for a level the model lacks."""
+    if isinstance(freeze_backbone, (str, bytes)):
+        raise TypeError('param_groups_internimage: freeze_backbone must be level indices such '
+                        f'as [0, 1], got {freeze_backbone!r}')
+    names = [name for name, _ in model.named_parameters()]
+    frozen = []
+    for level in freeze_backbone:
+        if not isinstance(level, int) or isinstance(level, bool):
+            raise TypeError(f'param_groups_internimage: freeze_backbone must hold level indices '
+                            f'(ints), got {level!r}')
+        marker = f'levels.{level}.'
+        if not any(marker in name for name in names):
+            raise ValueError(f'param_groups_internimage: freeze_backbone lists level {level}, but '
+                             f'no parameter of {type(model).__name__} lies under {marker!r}')
+        frozen.append(marker)
+    return tuple(frozen)
 
 
 def _first_ratio(name: str, ratios: Mapping[str, float]) -> Optional[float]:
@@ -66,19 +101,24 @@ def param_groups_internimage(model: nn.Module, weight_decay: float, base_lr: flo
     """Parameter groups with InternImage's per-parameter lr and weight decay (see the module).
 
     Returns dicts with ``params``, ``param_names``, ``lr`` and ``weight_decay``, ready for any
-    ``torch.optim`` optimizer. ValueError for a negative ``weight_decay``, a ``base_lr`` <= 0 or a
-    ratio outside (0, 1].
+    ``torch.optim`` optimizer. TypeError / ValueError, naming the argument, for a non-number, a
+    non-finite or negative ``weight_decay`` / ``dcn_lr_mul``, a ``base_lr`` <= 0, a ratio outside
+    (0, 1], a model ratio that is not a finite number > 0, or a frozen level the model lacks.
     """
-    if weight_decay < 0 or base_lr <= 0:
-        raise ValueError(f'param_groups_internimage: weight_decay must be >= 0 and base_lr > 0, '
-                         f'got {weight_decay!r} and {base_lr!r}')
-    if lr_layer_decay_ratio is not None and not 0 < lr_layer_decay_ratio <= 1:
-        raise ValueError('param_groups_internimage: lr_layer_decay_ratio must be in (0, 1], got '
-                         f'{lr_layer_decay_ratio!r}')
+    owner = 'param_groups_internimage'
+    _check_number(owner, 'weight_decay', weight_decay, allow_zero=True)
+    _check_number(owner, 'base_lr', base_lr)
+    if lr_layer_decay_ratio is not None:
+        _check_number(owner, 'lr_layer_decay_ratio', lr_layer_decay_ratio)
+        if lr_layer_decay_ratio > 1:
+            raise ValueError(f'{owner}: lr_layer_decay_ratio must be in (0, 1], got '
+                             f'{lr_layer_decay_ratio!r}')
+    if dcn_lr_mul is not None:
+        _check_number(owner, 'dcn_lr_mul', dcn_lr_mul, allow_zero=True)
     skip = set(_model_list(model, 'no_weight_decay'))
     skip_keywords = _model_list(model, 'no_weight_decay_keywords')
     ratios = lr_ratios(model, lr_layer_decay_ratio) if lr_layer_decay_ratio is not None else None
-    frozen = tuple(f'levels.{level}' for level in freeze_backbone)
+    frozen = _frozen_levels(model, freeze_backbone)
     groups: Dict[Tuple[float, float], Dict[str, Any]] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad or any(level in name for level in frozen):

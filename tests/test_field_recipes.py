@@ -524,3 +524,145 @@ def test_no_name_matches_two_block_patterns_of_a_recipe():
                     if relative is not None:
                         hits = [p.pattern for p in patterns if p.match(relative)]
                         assert len(hits) <= 1, (recipe.name, name, hits)
+
+
+# ----- what the field's layouts must not be read as (found by trying to break the recipes) -----
+
+def test_stage_numbered_blocks_are_never_read_as_a_flat_vit():
+    """InternImage / Swin-v1 names under a ViT reading would give each stage one id."""
+    with pytest.raises(ValueError, match=r"recipe 'vit' cannot read 'backbone\.levels\.0\.blocks"
+                       r"\.0\..*blocks numbered per stage.*CustomLayerDecayOptimizerConstructor"):
+        build_groups(InternImageUperNet(), LR_DECAY, dict(decay_rate=0.9))
+    swin_v1 = nn.Module()
+    swin_v1.backbone = nn.Module()
+    swin_v1.backbone.patch_embed = nn.Linear(4, 4)
+    swin_v1.backbone.layers = nn.ModuleList(nn.Module() for _ in range(2))
+    for stage in swin_v1.backbone.layers:
+        stage.blocks = nn.ModuleList(nn.Linear(4, 4) for _ in range(2))
+    with pytest.raises(ValueError, match=r"recipe 'beit' cannot read 'backbone\.layers\.0\.blocks"):
+        build_groups(swin_v1, LAYER_DECAY, dict(layer_decay_rate=0.9))
+    # InternImage's rule reads them (Swin-v1 as in its get_num_layer_for_swin)
+    ids = {name: g['layer_id'] for g in build_groups(swin_v1, CUSTOM, dict(layer_decay_rate=0.9))
+           for name in g['param_names']}
+    assert ids['backbone.layers.1.blocks.1.weight'] == 1 + 1 + 2
+
+
+def test_dinov2_chunked_blocks_are_refused_with_what_to_do():
+    model = toy_vit_segmentor(depth=2)
+    model.backbone.blocks = nn.ModuleList([nn.ModuleList([nn.Linear(8, 8), nn.Linear(8, 8)])])
+    for constructor, cfg in ((CUSTOM, dict(layer_decay_rate=0.9)), (LR_DECAY, dict(decay_rate=0.9)),
+                             (LAYER_DECAY, dict(layer_decay_rate=0.9))):
+        with pytest.raises(ValueError, match=r"cannot read 'backbone\.blocks\.0\.0\.weight'.*"
+                           r'chunked blocks.*block_chunks=0'):
+            build_groups(model, constructor, cfg)
+
+
+def test_every_cbnet_copy_shares_the_plain_names_ids():
+    model = toy_vit_segmentor(depth=2)
+    model.backbone = nn.Module()
+    model.backbone.cb_modules = nn.ModuleList(ViTBackbone(depth=2) for _ in range(3))
+    got = {name: g['layer_id'] for g in build_groups(model, CUSTOM, dict(layer_decay_rate=0.9))
+           for name in g['param_names']}
+    for copy in range(3):
+        assert got[f'backbone.cb_modules.{copy}.patch_embed.proj.weight'] == 0
+        assert got[f'backbone.cb_modules.{copy}.blocks.1.attn.weight'] == 2
+
+
+def test_two_backbones_need_backbone_prefix():
+    model = toy_vit_segmentor(depth=2)
+    model.img_backbone = ViTBackbone(depth=3)
+    with pytest.raises(ValueError, match=r"holds a vit layout under each of \['backbone\.', "
+                       r"'img_backbone\.'\].*Set paramwise_cfg\.backbone_prefix"):
+        build_groups(model, LR_DECAY, dict(decay_rate=0.9))
+    got = lr_wd_by_name(build_groups(model, LR_DECAY, dict(decay_rate=0.5,
+                                                           backbone_prefix='img_backbone')))
+    assert got['img_backbone.blocks.2.attn.weight'][0] == pytest.approx(LR * 0.5)
+    assert got['backbone.blocks.0.attn.weight'][0] == pytest.approx(LR)
+
+
+def test_head_multipliers_need_a_backbone_prefix_to_have_an_outside():
+    model = nn.Module()
+    model.encoder = StreamPETRLike(depth=2).img_backbone
+    model.lm_head = nn.Linear(8, 3)
+    with pytest.raises(ValueError, match=r"\['head_decay_rate', 'lm_head_decay_rate'\] multiply "
+                       r"the lr of what lies outside the backbone.*backbone prefix ''"):
+        build_groups(model, LR_DECAY, dict(decay_rate=0.9, decay_type='vit_wise',
+                                           head_decay_rate=0.5, lm_head_decay_rate=0.1))
+    got = lr_wd_by_name(build_groups(model, LR_DECAY, dict(
+        decay_rate=0.9, decay_type='vit_wise', head_decay_rate=0.5, lm_head_decay_rate=0.1,
+        backbone_prefix='encoder')))
+    assert got['lm_head.weight'][0] == pytest.approx(LR * 0.1)
+
+
+def test_timm_reg_token_trains_as_an_embedding():
+    model = toy_vit_segmentor(depth=2)
+    model.backbone.reg_token = nn.Parameter(torch.zeros(1, 4, 8))
+    got = lr_wd_by_name(build_groups(model, LR_DECAY, dict(decay_rate=0.9)))
+    assert got['backbone.reg_token'] == got['backbone.cls_token']
+
+
+@pytest.mark.parametrize('answer, error, message', [
+    ((-3, 5), ValueError, r"returned \(-3, 5\): layer ids go from 0 to max_layer_id - 1"),
+    ((1.5, 5), TypeError, r'must return \(layer_id, max_layer_id\), two ints, got \(1\.5, 5\)'),
+    ((True, 5), TypeError, r'two ints, got \(True, 5\)'),
+    (None, TypeError, r'two ints, got None'),
+    ((0, 1), ValueError, r'max_layer_id is at least 2'),
+])
+def test_get_layer_depth_answers_are_checked(answer, error, message):
+    model = MMDet3DStyle()
+    model.img_backbone.get_layer_depth = lambda name, prefix='': answer
+    with pytest.raises(error, match=message):
+        build_groups(model, LR_DECAY, dict(decay_rate=0.5, layer_ids_from_model=True))
+
+
+def test_get_layer_depth_with_two_depths_is_an_error():
+    model = MMDet3DStyle()
+    real = model.img_backbone.get_layer_depth
+    model.img_backbone.get_layer_depth = lambda name, prefix='': (
+        (real(name, prefix)[0], 50) if 'layers.1' in name else real(name, prefix))
+    with pytest.raises(ValueError, match=r'gives max_layer_id 5 for .* but 50 for .*one depth'):
+        build_groups(model, LR_DECAY, dict(decay_rate=0.5, layer_ids_from_model=True))
+
+
+def test_a_named_recipe_that_does_not_fit_says_so():
+    with pytest.raises(ValueError, match=r"paramwise_cfg\.recipe='internimage_det': cannot "
+                       r'recognise the backbone family'):
+        build_groups(toy_vit_segmentor(), CUSTOM, dict(layer_decay_rate=0.9,
+                                                       recipe='internimage_det'))
+    with pytest.raises(ValueError, match=r"paramwise_cfg\.recipe='swin': cannot recognise"):
+        build_groups(toy_vit_segmentor(), LR_DECAY, dict(decay_rate=0.9, recipe='swin'))
+
+
+def test_keys_that_would_do_nothing_are_refused():
+    with pytest.raises(ValueError, match=r"sets both recipe='vit' and decay_type='stage_wise', "
+                       r'which both choose the rule'):
+        build_groups(toy_vit_segmentor(), LR_DECAY, dict(decay_rate=0.9, decay_type='stage_wise',
+                                                         recipe='vit'))
+    with pytest.raises(ValueError, match=r"head_embeddings_at_layer_0 is set, but recipe "
+                       r"'vitdet' places no decode-head embeddings"):
+        build_groups(ViTDetMaskRCNN(), LAYER_DECAY, dict(decay_rate=0.7, decay_type='layer_wise',
+                                                         head_embeddings_at_layer_0=True))
+    for key in ('head_decay_rate', 'offset_lr_scale'):
+        with pytest.raises(ValueError, match=rf'paramwise_cfg\.{key} is read only by'):
+            build_groups(toy_vit_segmentor(), LR_DECAY, {'decay_rate': 0.9, key: 0})
+
+
+def test_depths_without_blocks_to_check_them_against_are_refused():
+    model = nn.Module()
+    model.backbone = nn.Module()
+    model.backbone.patch_embed = nn.Linear(4, 4)
+    model.backbone.levels = nn.ModuleList(nn.Module() for _ in range(2))
+    for level in model.backbone.levels:
+        level.norm = nn.LayerNorm(4)
+    with pytest.raises(ValueError, match=r'depths=\[5, 5\] cannot be checked: no parameter under '
+                       r"'backbone\.' lies in a block"):
+        build_groups(model, CUSTOM, dict(layer_decay_rate=0.9, depths=[5, 5], num_layers=10))
+
+
+def test_internimage_level_end_ids_follow_its_first_three_levels():
+    """InternImage spells out levels 0-2: a level's downsample / norm gets 1 + sum(depths[:S+1])
+    for S <= 2, and every later level level 2's value; a single level gets 1 + depths[0]."""
+    got = {name: g['layer_id'] for g in build_groups(
+        InternImageUperNet(depths=(3,)), CUSTOM, dict(layer_decay_rate=0.9, depths=[3]))
+        for name in g['param_names']}
+    assert got['backbone.levels.0.norm.1.weight'] == 4

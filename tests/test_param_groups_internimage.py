@@ -133,3 +133,41 @@ def test_zero_redundancy_on_two_ranks_keeps_every_lr_and_names():
     assert sorted(r['rank'] for r in reports) == [0, 1]
     assert all(r['same'] and r['local_ok'] for r in reports), reports
     assert all(r['owned'] > 0 for r in reports)  # the parameters are sharded across both ranks
+
+
+class BadRatios(InternImageClassifier):
+    def __init__(self, ratios):
+        super().__init__()
+        self.ratios = ratios
+
+    def lr_decay_keywards(self, decay_ratio):
+        return self.ratios
+
+
+@pytest.mark.parametrize('kwargs, model, error, message', [
+    (dict(weight_decay=float('nan')), None, ValueError,
+     r'weight_decay must be a finite number >= 0, got nan'),
+    (dict(base_lr=float('inf')), None, ValueError, r'base_lr must be a finite number > 0, got inf'),
+    (dict(weight_decay='0.05'), None, TypeError, r"weight_decay must be a number, got '0\.05'"),
+    (dict(lr_layer_decay_ratio=0.9, dcn_lr_mul=-1), None, ValueError,
+     r'dcn_lr_mul must be a finite number >= 0, got -1'),
+    (dict(freeze_backbone='12'), None, TypeError,
+     r"freeze_backbone must be level indices such as \[0, 1\], got '12'"),
+    (dict(freeze_backbone=[9]), None, ValueError,
+     r"freeze_backbone lists level 9, but no parameter of InternImageClassifier lies under "
+     r"'levels\.9\.'"),
+    (dict(lr_layer_decay_ratio=0.9), {'levels.0': -0.5}, ValueError,
+     r"lr_decay_keywards\(\): 'levels\.0' must be a finite number > 0, got -0\.5"),
+    (dict(lr_layer_decay_ratio=0.9), {'levels.0': float('nan')}, ValueError,
+     r"'levels\.0' must be a finite number > 0, got nan"),
+    (dict(lr_layer_decay_ratio=0.9), {'levels.0': None}, TypeError,
+     r"'levels\.0' must be a number, got None"),
+    (dict(lr_layer_decay_ratio=0.9), {'levels.0': '0.5'}, TypeError,
+     r"'levels\.0' must be a number, got '0\.5'"),
+])
+def test_bad_arguments_and_model_ratios_are_refused_naming_them(kwargs, model, error, message):
+    model = InternImageClassifier() if model is None else BadRatios(model)
+    arguments = dict(weight_decay=WD, base_lr=LR)
+    arguments.update(kwargs)
+    with pytest.raises(error, match=message):
+        param_groups_internimage(model, **arguments)

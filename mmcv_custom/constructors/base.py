@@ -103,6 +103,11 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
         check_optimizer_cfg(owner, optim_wrapper_cfg)
         self.settings = self.schema.parse(paramwise_cfg)
         super().__init__(dict(optim_wrapper_cfg), dict(paramwise_cfg))
+        if self.settings['recipe'] is not None and 'decay_type' in self.paramwise_cfg:
+            raise ValueError(
+                f"{owner}: paramwise_cfg sets both recipe={self.settings['recipe']!r} and "
+                f"decay_type={self.paramwise_cfg['decay_type']!r}, which both choose the rule; "
+                'give one of them')
         self._check_recipe_keys(self.given_recipe_keys(), self.recipe_names_possible())
         self.rate: float = self.settings[self.rate_key]
         #: What the last ``add_params`` built (groups, rule, num_layers, notes).
@@ -143,7 +148,8 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
     # -- which recipe --------------------------------------------------------------------------
     def given_recipe_keys(self) -> List[str]:
         """The recipe-specific keys (``depths``, ``offset_lr_scale``, ...) the config sets."""
-        return [key for key in RECIPE_KEYS if self.paramwise_cfg.get(key) not in (None, False)]
+        return [key for key in RECIPE_KEYS
+                if self.paramwise_cfg.get(key) is not None and self.paramwise_cfg[key] is not False]
 
     def recipe_names_possible(self) -> Tuple[str, ...]:
         """The recipes this config can end up with: the named one, else the automatic ones."""
@@ -182,6 +188,11 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
         except UnrecognisedLayoutError as error:
             raise ValueError(self.unrecognised_layout_message(model, error)) from None
         self._check_recipe_keys(self.given_recipe_keys(), (rule.recipe.name,))
+        if 'head_embeddings_at_layer_0' in self.paramwise_cfg and not rule.recipe.head_embeddings:
+            raise ValueError(
+                f'{type(self).__name__}: paramwise_cfg.head_embeddings_at_layer_0 is set, but '
+                f'recipe {rule.recipe.name!r} places no decode-head embeddings at layer 0 (its '
+                f'source, {rule.recipe.source}, gives them the head id); remove the key')
         return rule
 
     def unrecognised_layout_message(self, model: nn.Module,
@@ -190,8 +201,9 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
         return str(error)
 
     def layout_context(self) -> str:
-        """What the 'cannot recognise' message starts with (e.g. the decay_type in use)."""
-        return ''
+        """What the 'cannot recognise' message starts with: the key that chose the recipes."""
+        named = self.settings['recipe']
+        return f'paramwise_cfg.recipe={named!r}: ' if named is not None else ''
 
     def _model_rule(self, model: nn.Module) -> LayerIdRule:
         prefix = model_backbone_prefix(model, self.settings['backbone_prefix'])

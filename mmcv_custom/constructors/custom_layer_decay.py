@@ -125,8 +125,10 @@ class CustomLayerDecayOptimizerConstructor(LayerDecayConstructorBase):
 
     def unrecognised_layout_message(self, model: nn.Module,
                                     error: UnrecognisedLayoutError) -> str:
+        if self.settings['recipe'] is not None:
+            return str(error)
         keys = self.given_recipe_keys()
-        if keys and self.settings['recipe'] is None:
+        if keys:
             return (f"{type(self).__name__}: paramwise_cfg sets {keys}, InternImage's keys, but no "
                     f"parameter of {type(model).__name__} has InternImage's layout "
                     f'({INTERNIMAGE_SEG.layout}); first names: {error.sample}.{error.looks_like} '

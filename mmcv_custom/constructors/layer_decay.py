@@ -92,4 +92,5 @@ class LayerDecayOptimizerConstructor(LayerDecayConstructorBase):
         return (self._reading(),)
 
     def layout_context(self) -> str:
-        return f'paramwise_cfg.{self.rate_key} (recipe {self._reading().name}): '
+        return super().layout_context() or \
+            f'paramwise_cfg.{self.rate_key} (recipe {self._reading().name}): '

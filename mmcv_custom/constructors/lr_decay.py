@@ -112,4 +112,5 @@ class LearningRateDecayOptimizerConstructor(LayerDecayConstructorBase):
         return tuple(RECIPES[name] for name in RECIPES_BY_DECAY_TYPE[self.settings['decay_type']])
 
     def layout_context(self) -> str:
-        return f"paramwise_cfg.decay_type={self.settings['decay_type']!r}: "
+        return super().layout_context() or \
+            f"paramwise_cfg.decay_type={self.settings['decay_type']!r}: "

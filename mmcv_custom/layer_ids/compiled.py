@@ -49,6 +49,9 @@ def _any_line(regexes: Sequence[str]) -> Optional[Pattern]:
 
 @dataclass(frozen=True)
 class _Compiled:
+    aliases: Tuple[Tuple[Pattern, str], ...]
+    any_alias: Optional[Pattern]
+    refused: Tuple[Tuple[Pattern, str], ...]
     block_lines: Tuple[Tuple[str, Pattern], ...]
     any_block_line: Optional[Pattern]
     any_embedding_line: Optional[Pattern]
@@ -66,6 +69,10 @@ class _Compiled:
 def _compile(recipe: LayerDecayRecipe) -> _Compiled:
     """The recipe's regexes, compiled once per recipe."""
     return _Compiled(
+        aliases=tuple((re.compile(regex), new) for regex, new in recipe.name_aliases),
+        any_alias=_any_of([regex for regex, _ in recipe.name_aliases]),
+        refused=tuple((re.compile('\n(?:' + _line_regex(regex) + ')'), why)
+                      for regex, why in recipe.refused),
         block_lines=tuple((block.formula, re.compile(
             '^(?:' + block.regex.replace('[^.]', '[^.\\n]') + ')', re.MULTILINE))
             for block in recipe.blocks),
@@ -103,12 +110,14 @@ class NameIndex:
         return iter(self.names)
 
     def text(self, prefix: str, aliases: Tuple[Tuple[str, str], ...] = ()) -> str:
+        """The names under ``prefix`` without it, one per line, after ``(regex, replacement)``
+        ``aliases``."""
         text = self._texts.get((prefix, aliases))
         if text is None:
             if aliases:
                 text = self.text(prefix)
-                for old, new in aliases:
-                    text = text.replace(old, new)
+                for regex, new in aliases:
+                    text = re.sub(regex, new, text)
             elif not prefix:
                 text = '\n'.join(self.names)
             else:
@@ -157,10 +166,13 @@ class RecipeRule:
         prefix = self.prefix
         if not name.startswith(prefix):
             return None
-        relative = name[len(prefix):]
-        for old, new in self.recipe.name_aliases:
-            if old in relative:
-                relative = relative.replace(old, new)
+        return self._aliased(name[len(prefix):])
+
+    def _aliased(self, relative: str) -> str:
+        c = self._c
+        if c.any_alias is not None and c.any_alias.search(relative):
+            for regex, new in c.aliases:
+                relative = regex.sub(new, relative)
         return relative
 
     def _block_matches(self, names: Union['NameIndex', Sequence[str]],
@@ -190,6 +202,18 @@ class RecipeRule:
         any_embedding = self._c.any_embedding_line
         return (any_embedding is not None
                 and any_embedding.search('\n' + self.relative_text(names)) is not None)
+
+    def check_refused(self, names: Union['NameIndex', Sequence[str]]) -> None:
+        """LayerIdError naming the first parameter in a layout the recipe must not read."""
+        if not self._c.refused:
+            return
+        text = '\n' + self.relative_text(names)
+        for regex, why in self._c.refused:
+            match = regex.search(text)
+            if match:
+                line = text.count('\n', 0, match.start())  # the index among the names read
+                name = [name for name in names if name.startswith(self.prefix)][line]
+                raise LayerIdError(f'recipe {self.recipe.name!r} cannot read {name!r}: {why}')
 
     # -- depth ---------------------------------------------------------------------------------
     def stage_depths(self, names: Iterable[str]) -> Tuple[int, ...]:
@@ -251,10 +275,7 @@ class RecipeRule:
             if self.is_head_embedding(name):
                 return EMBED_LAYER_ID
             return num_layers + 1  # the head id
-        relative = name[len(prefix):]
-        for old, new in self.recipe.name_aliases:
-            if old in relative:
-                relative = relative.replace(old, new)
+        relative = self._aliased(name[len(prefix):])
         if c.embeddings is not None and c.embeddings.match(relative):
             return EMBED_LAYER_ID
         for regex, formula, _ in c.blocks:
@@ -358,8 +379,13 @@ def find_prefix(recipe: LayerDecayRecipe, names: Sequence[str],
     if prefixes is None:
         prefixes = candidate_prefixes(names, given)
     if prefixes:
-        return next((prefix for prefix in prefixes
-                     if RecipeRule(recipe, prefix).recognizes(names)), None)
+        found = [prefix for prefix in prefixes if RecipeRule(recipe, prefix).recognizes(names)]
+        if len(found) > 1 and given is None:
+            raise LayerIdError(
+                f'the model holds a {recipe.family} layout under each of {found}; only one is '
+                'decayed as the backbone and the other would train at the head lr. Set '
+                'paramwise_cfg.backbone_prefix to the one to decay.')
+        return found[0] if found else None
     for prefix in discovered_prefixes(recipe, names) + ['']:
         rule = RecipeRule(recipe, prefix)
         if rule.recognizes(names) and (recipe.family != 'vit' or rule.has_embeddings(names)):

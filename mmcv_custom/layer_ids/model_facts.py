@@ -83,15 +83,33 @@ class ModelLayerDepth:
     def recognizes(self, names: Iterable[str]) -> bool:
         return True
 
+    def depth(self, name: str) -> Tuple[int, int]:
+        """``get_layer_depth(name)`` checked: two ints, ``0 <= layer_id < max_layer_id`` and
+        ``max_layer_id >= 2``; TypeError / ValueError naming the parameter otherwise."""
+        answer = self.get_layer_depth(name)
+        if not (isinstance(answer, tuple) and len(answer) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in answer)):
+            raise TypeError(f'get_layer_depth({name!r}) must return (layer_id, max_layer_id), two '
+                            f'ints, got {answer!r}')
+        layer_id, max_layer_id = answer
+        if max_layer_id < 2 or not 0 <= layer_id < max_layer_id:
+            raise ValueError(f'get_layer_depth({name!r}) returned {answer!r}: layer ids go from '
+                             f'0 to max_layer_id - 1 and max_layer_id is at least 2')
+        return layer_id, max_layer_id
+
     def infer_num_layers(self, names: Iterable[str]) -> Optional[int]:
-        for name in names:
-            _, max_layer_id = self.get_layer_depth(name)
-            return max_layer_id - 2
-        return None
+        """``max_layer_id - 2``, which every parameter's answer must agree on."""
+        depths = {name: self.depth(name)[1] for name in names}
+        values = set(depths.values())
+        if len(values) > 1:
+            first = next(iter(depths.items()))
+            other = next(item for item in depths.items() if item[1] != first[1])
+            raise ValueError(f'get_layer_depth gives max_layer_id {first[1]} for {first[0]!r} '
+                             f'but {other[1]} for {other[0]!r}: a model has one depth')
+        return values.pop() - 2 if values else None
 
     def layer_id(self, name: str, num_layers: int) -> int:
-        layer_id, _ = self.get_layer_depth(name)
-        return layer_id
+        return self.depth(name)[0]
 
     def no_decay(self, name: str, ndim: int) -> bool:
         return ndim == 1 or name.endswith('.bias')

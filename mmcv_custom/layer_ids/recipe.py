@@ -69,8 +69,9 @@ def _last_block_of_stage(match, facts, name):
 
 
 def _internimage_level_end(match, facts, name):
-    # InternImage gives the last level's downsample / norm the value of the level before it.
-    stage = min(_stage(match, facts, name), len(facts.depths) - 2)
+    # InternImage spells out levels 0-2 and gives every later level's downsample / norm the
+    # value of level 2 (the last level of its 4-level models shares the previous one's id).
+    stage = min(_stage(match, facts, name), 2)
     return 1 + sum(facts.depths[:stage + 1])
 
 
@@ -97,7 +98,7 @@ ID_FORMULAS: Dict[str, IdFormula] = {
     'plain': _plain,                                    # block i -> i + 1
     'cumulative': _cumulative,                          # B + 1 + sum(depths[:S])
     'last_block_of_stage': _last_block_of_stage,        # sum(depths[:S + 1])
-    'internimage_level_end': _internimage_level_end,    # 1 + sum(depths[:min(S, n-2) + 1])
+    'internimage_level_end': _internimage_level_end,    # 1 + sum(depths[:min(S, 2) + 1])
     'convnext_downsample': _convnext_downsample,        # (0, 2, 3, L)[S]
     'convnext_block': _convnext_block,                  # (1, 2, 3 + B // 3, L)[S]
     'stage_plus_one': _stage_plus_one,                  # S + 1
@@ -161,8 +162,12 @@ class LayerDecayRecipe:
       it reads (``vit``, ``convnext``, ``swin``, ``internimage``);
     - ``source``: the repository and path whose rule it follows;
     - ``layout``: the names it recognises, for error messages;
-    - ``name_aliases``: ``(old, new)`` substrings replaced in the backbone-relative name before
-      any pattern sees it (CBNet's ``cb_modules.0.`` copies, InternVL's ``levels.`` -> ``layers.``);
+    - ``name_aliases``: ``(regex, replacement)`` substitutions made in the backbone-relative name
+      before any pattern sees it (CBNet's ``cb_modules.N.`` copies, InternVL's ``levels.`` ->
+      ``layers.``);
+    - ``refused``: ``(regex, why)``: names (backbone-relative, after the aliases) the recipe must
+      not read, with the reason and what to use instead (a ViT reading of stage-numbered blocks
+      would give every stage one id): an error naming the first such parameter;
     - ``embeddings``: regexes matched at the start of the backbone-relative name -> id 0;
     - ``blocks``: :class:`BlockPattern` s, tried in order; they must not overlap (a name
       matches at most one of them);
@@ -188,6 +193,7 @@ class LayerDecayRecipe:
     blocks: Tuple[BlockPattern, ...]
     depth_rule: str = 'max_block'
     name_aliases: Tuple[Tuple[str, str], ...] = ()
+    refused: Tuple[Tuple[str, str], ...] = ()
     model_embeddings: Tuple[str, ...] = ()
     head_embeddings: Tuple[str, ...] = ()
     strict_prefixes: Tuple[str, ...] = ()

@@ -11,13 +11,27 @@ from typing import Dict, Tuple
 from .recipe import BlockPattern, LayerDecayRecipe, LrMultiplier, WeightDecayRule
 
 #: Tokens and position embeddings at the top of a ViT backbone (``register_tokens``: DINOv2 with
-#: registers, facebookresearch/dinov2 ``dinov2/train/param_groups.py``, puts them at layer 0).
-VIT_TOKENS = r'(?:cls_token|mask_token|pos_embed|register_tokens|visual_embed)$'
+#: registers, facebookresearch/dinov2 ``dinov2/train/param_groups.py``, puts them at layer 0;
+#: ``reg_token``: timm's name for them).
+VIT_TOKENS = r'(?:cls_token|mask_token|pos_embed|register_tokens|reg_token|visual_embed)$'
 #: Mask2Former's learned queries and embeddings in a decode head (mmseg ``Mask2FormerHead``):
 #: ViT-Adapter, InternImage (segmentation) and EVA train them at layer 0.
 MASK2FORMER_EMBEDDINGS = (r'decode_head\.(?:mask_embed|cls_embed|level_embed|query_embed|'
                           r'query_feat)(?:\.|$)',)
 VIT_BLOCKS = (BlockPattern(r'(?:blocks|layers)\.(?P<block>\d+)(?:\.|$)', 'plain'),)
+#: Layouts a ViT reading must not read: it would give a whole stage, or a chunk of blocks, one id.
+VIT_REFUSED = (
+    (r'(?:levels|layers|stages)\.\d+\.blocks\.\d+(?:\.|$)',
+     'blocks numbered per stage (InternImage levels.S.blocks.B, Swin layers.S.blocks.B): a ViT '
+     'reading would give each stage one id. For InternImage (and Swin with layers.S.blocks.B) use '
+     "constructor='CustomLayerDecayOptimizerConstructor' (InternImage's rule, depths read from "
+     "the names or given); for Swin with stages.S.blocks.B, decay_type='layer_wise'"),
+    (r'blocks\.\d+\.\d+(?:\.|$)',
+     'chunked blocks (blocks.C.B: DINOv2 with block_chunks > 0): a ViT reading would give each '
+     'chunk one id. Build the backbone with block_chunks=0'),
+)
+#: CBNet's copies of the backbone share the ids of the plain names.
+CBNET_COPIES = (r'cb_modules\.\d+\.', '')
 VIT_LAYOUT = ('<prefix>layers.N.* or <prefix>blocks.N.*, with patch_embed / cls_token / '
               'pos_embed (ViT, BEiT, MAE, EVA, InternViT, DINOv2)')
 
@@ -28,8 +42,9 @@ INTERNVL = LayerDecayRecipe(
     layout=VIT_LAYOUT,
     embeddings=(VIT_TOKENS, r'patch_embed', r'visual_embed'),
     blocks=VIT_BLOCKS,
-    # CBNet's two copies share the ids of the plain names; InternVL reads levels.N as layers.N.
-    name_aliases=(('cb_modules.0.', ''), ('cb_modules.1.', ''), ('levels.', 'layers.')),
+    # CBNet's copies share the ids of the plain names; InternVL reads levels.N as layers.N.
+    name_aliases=(CBNET_COPIES, (r'levels\.', 'layers.')),
+    refused=VIT_REFUSED,
     head_embeddings=MASK2FORMER_EMBEDDINGS)
 
 BEIT = LayerDecayRecipe(
@@ -40,6 +55,7 @@ BEIT = LayerDecayRecipe(
     layout=VIT_LAYOUT,
     embeddings=(VIT_TOKENS, r'patch_embed'),
     blocks=VIT_BLOCKS,
+    refused=VIT_REFUSED,
     head_embeddings=MASK2FORMER_EMBEDDINGS)
 
 VIT = LayerDecayRecipe(
@@ -49,7 +65,8 @@ VIT = LayerDecayRecipe(
     layout=VIT_LAYOUT,
     embeddings=(VIT_TOKENS, r'patch_embed', r'visual_embed'),
     blocks=VIT_BLOCKS,
-    name_aliases=(('cb_modules.0.', ''), ('cb_modules.1.', ''), ('levels.', 'layers.')),
+    name_aliases=(CBNET_COPIES, (r'levels\.', 'layers.')),
+    refused=VIT_REFUSED,
     head_embeddings=MASK2FORMER_EMBEDDINGS)
 
 VITDET = LayerDecayRecipe(
@@ -60,6 +77,7 @@ VITDET = LayerDecayRecipe(
     # Any backbone name containing patch_embed or pos_embed is an embedding.
     embeddings=(r'.*(?:patch_embed|pos_embed)',),
     blocks=(BlockPattern(r'blocks\.(?P<block>\d+)(?:\.|$)', 'plain'),),
+    refused=VIT_REFUSED,
     # Norms inside the blocks and pos_embed are not decayed; biases, layer scales and norms
     # outside the blocks are.
     weight_decay=WeightDecayRule(flat_and_bias=False, substrings=('pos_embed',),
@@ -74,6 +92,7 @@ VIT_WISE = LayerDecayRecipe(
     embeddings=(r'(?:.*?\.)?(?:pos_embed|patch_embed)', r'.*vit_position_encoder'),
     blocks=(BlockPattern(r'(?!.*\.residual\.)(?:.*?\.)?blocks\.(?P<block>\d+)(?:\.|$)',
                          'plain'),),
+    refused=VIT_REFUSED,
     multipliers=(
         LrMultiplier(patterns=(r'^lm_head',), tag='lm_head', scope='outside',
                      factor_key='lm_head_decay_rate', factor=0.1),

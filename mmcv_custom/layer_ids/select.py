@@ -18,6 +18,22 @@ def _top_level_modules(names: Sequence[str]) -> list:
     return seen
 
 
+def _check_outside_multipliers(rule: RecipeRule) -> None:
+    """A multiplier of everything outside the backbone means nothing when the backbone was found
+    as the whole model: an error rather than a key that silently does nothing."""
+    if rule.prefix:
+        return
+    keys = sorted(multiplier.factor_key for multiplier in rule.recipe.multipliers
+                  if multiplier.scope == 'outside' and multiplier.factor_key is not None
+                  and rule.options.get(multiplier.factor_key) is not None)
+    if keys:
+        raise LayerIdError(
+            f"paramwise_cfg {keys} multiply the lr of what lies outside the backbone, but recipe "
+            f"{rule.recipe.name!r} found its layout at the top of the model (backbone prefix ''), "
+            'so nothing lies outside it. Set paramwise_cfg.backbone_prefix to the module that '
+            'holds the backbone.')
+
+
 def bind_depths(rule: RecipeRule, names: Sequence[str], given: Optional[Sequence[int]],
                 owner: str) -> RecipeRule:
     """``rule`` with ``depths`` set: the given ones after checking them against the names (same
@@ -27,7 +43,12 @@ def bind_depths(rule: RecipeRule, names: Sequence[str], given: Optional[Sequence
     seen = rule.stage_depths(names)
     if given is not None:
         given = tuple(given)
-        if seen and given != seen:
+        if not seen:
+            raise ValueError(
+                f'{owner}: paramwise_cfg.depths={list(given)} cannot be checked: no parameter '
+                f'under {rule.prefix!r} lies in a block ({rule.recipe.layout}), so the ids would '
+                'rest on depths alone. Check that the backbone has blocks under that prefix.')
+        if given != seen:
             raise ValueError(
                 f'{owner}: paramwise_cfg.depths={list(given)} does not match the model: under '
                 f'{rule.prefix!r} its names show {len(seen)} stages with {list(seen)} blocks '
@@ -90,13 +111,15 @@ def select_rule(candidates: Sequence[LayerDecayRecipe], names: Sequence[str], *,
     """
     names = NameIndex(names)
     prefixes = candidate_prefixes(names, prefix)
-    for recipe in candidates:
-        found = find_prefix(recipe, names, prefix, prefixes)
-        if found is None:
-            continue
-        rule = compile_recipe(recipe, found, (), options, head_embeddings_at_layer_0)
-        try:
+    try:
+        for recipe in candidates:
+            found = find_prefix(recipe, names, prefix, prefixes)
+            if found is None:
+                continue
+            rule = compile_recipe(recipe, found, (), options, head_embeddings_at_layer_0)
+            rule.check_refused(names)
+            _check_outside_multipliers(rule)
             return bind_depths(rule, names, depths, owner)
-        except LayerIdError as error:
-            raise ValueError(f'{owner}: {error}') from None
+    except LayerIdError as error:
+        raise ValueError(f'{owner}: {error}') from None
     raise UnrecognisedLayoutError(owner, candidates, names, prefix, context)
