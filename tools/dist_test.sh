@@ -2,9 +2,9 @@
 # Multi-process testing with torchrun: tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py arguments...]
 #
 # GPUS processes on this node (one per GPU; on a machine without CUDA, CPU processes that
-# tools/test.py connects with the gloo backend). Multi-node runs set, on every node:
-#   NNODES (default 1), NODE_RANK (default 0), MASTER_ADDR (default 127.0.0.1), PORT (default 29500)
-# The interpreter is the project's .venv/bin/python unless PYTHON is set.
+# tools/test.py connects with the gloo backend). Multi-node runs set NNODES, NODE_RANK,
+# MASTER_ADDR and PORT on every node; the interpreter is the project's .venv/bin/python unless
+# PYTHON is set (tools/dist_run.sh makes the launch).
 # DIST_TEST_DRY_RUN=1 prints the command instead of running it.
 set -euo pipefail
 
@@ -21,22 +21,6 @@ if ! [[ $GPUS =~ ^[1-9][0-9]*$ ]]; then
     exit 2
 fi
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-if [ -z "${PYTHON:-}" ]; then
-    if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON=$ROOT/.venv/bin/python; else PYTHON=python3; fi
-fi
-
-cmd=("$PYTHON" -m torch.distributed.run
-     --nnodes="${NNODES:-1}"
-     --node_rank="${NODE_RANK:-0}"
-     --master_addr="${MASTER_ADDR:-127.0.0.1}"
-     --master_port="${PORT:-29500}"
-     --nproc_per_node="$GPUS"
-     "$ROOT/tools/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@")
-
-if [ -n "${DIST_TEST_DRY_RUN:-}" ]; then
-    printf '%q ' "${cmd[@]}"
-    echo
-    exit 0
-fi
-PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "${cmd[@]}"
+HERE=$(cd "$(dirname "$0")" && pwd)
+DIST_DRY_RUN=${DIST_TEST_DRY_RUN:-} exec bash "$HERE/dist_run.sh" "$GPUS" "$HERE/test.py" \
+    "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@"
