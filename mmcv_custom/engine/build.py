@@ -8,7 +8,7 @@ from torch import nn
 from ..layer_ids.base import LayerIdRule
 from ..layer_ids.recipe import LayerIdError
 from .groups import NumLayers, build_param_groups, resolve_num_layers
-from .options import ParamOptionRules, is_token_name
+from .options import TOKEN_ENDINGS, ParamOptionRules, is_token_name
 from .params import ModelParams, collect_params
 
 
@@ -45,16 +45,17 @@ def _notes(groups: List[dict], model_params: ModelParams, settings: Mapping[str,
     if model_params.frozen_names:
         notes.append(f'{len(model_params.frozen_names)} frozen parameters (requires_grad=False) '
                      'are in no group')
-    shapes = {info.name: info.shape for info in model_params.trainable}
-    decayed_tokens = [name for group in groups if group['weight_decay'] > 0
-                      for name in group['param_names']
-                      if len(shapes[name]) > 1 and is_token_name(name)]
+    tokens = {name for group in groups if group['weight_decay'] > 0
+              for name in group['param_names']
+              if name.endswith(TOKEN_ENDINGS) and is_token_name(name)}
+    decayed_tokens = [info.name for info in model_params.trainable
+                      if info.name in tokens and len(info.shape) > 1] if tokens else []
     if decayed_tokens:
         notes.append(
             f'{len(decayed_tokens)} token / position-embedding parameters are weight-decayed: '
             f'{", ".join(decayed_tokens)} (as InternVL, BEiT, mmdet and mmseg do); set '
             'paramwise_cfg.exclude_tokens_from_decay=True to exclude them')
-    if any(info.param.shape != info.shape for info in model_params.trainable):
+    if model_params.sharded:
         held = sum(info.param.numel() for info in model_params.trainable)
         total = sum(math.prod(info.shape) for info in model_params.trainable)
         notes.append(

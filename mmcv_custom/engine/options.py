@@ -39,6 +39,8 @@ NORM_TYPES = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm)
 MULTIPLIER_KEYS = ('bias_lr_mult', 'bias_decay_mult', 'norm_decay_mult', 'dwconv_decay_mult',
                    'flat_decay_mult', 'dcn_offset_lr_mult')
 _TOKEN = re.compile(r'(?:^|_)(?:tokens?|pos_embed|pos_embedding)$')
+#: What a token name ends with (a cheap test before ``is_token_name``'s regex).
+TOKEN_ENDINGS = ('token', 'tokens', 'pos_embed', 'pos_embedding')
 
 
 def is_token_name(name: str) -> bool:

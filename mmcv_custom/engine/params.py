@@ -41,6 +41,8 @@ class ModelParams(NamedTuple):
     #: wrapped (inner) module.
     modules: Mapping[str, nn.Module]
     trainable_names: Tuple[str, ...]
+    #: Whether some trainable parameter is a shard of its original (FSDP, DeepSpeed ZeRO-3).
+    sharded: bool = False
 
     @property
     def all_names(self) -> Tuple[str, ...]:
@@ -79,24 +81,24 @@ def collect_params(model: nn.Module, wrapped: Optional[nn.Module] = None) -> Mod
     aliases: List[Tuple[str, str]] = []
     first_name: Dict[int, str] = {}
     modules: Dict[str, nn.Module] = {}
-    by_raw: Dict[str, nn.Module] = {}
+    #: Canonical paths of the modules whose raw path may differ (the others keep theirs).
     canonical_path: Dict[str, str] = {}
-    renamed = False
+    renamed = sharded = False
     for raw_path, module in model.named_modules(remove_duplicate=False):
-        by_raw[raw_path] = module
         if 'mod' not in raw_path:  # fast path: no segment a wrapper inserts ('module', '_orig_mod')
             module_name = raw_path
             modules.setdefault(module_name, module)
         else:
             parent_raw, _, segment = raw_path.rpartition('.')
-            parent_path = canonical_path[parent_raw]
-            module_name = child_path(parent_path, segment, by_raw[parent_raw])
+            parent_path = canonical_path.get(parent_raw, parent_raw)
+            parent = model.get_submodule(parent_raw) if parent_raw else model
+            module_name = child_path(parent_path, segment, parent)
             if module_name == parent_path:
                 modules[module_name] = module  # the wrapped module replaces its wrapper
             else:
                 modules.setdefault(module_name, module)
             renamed = renamed or module_name != raw_path
-        canonical_path[raw_path] = module_name
+            canonical_path[raw_path] = module_name
         for attr, param in module._parameters.items():
             if param is None:
                 continue
@@ -115,8 +117,9 @@ def collect_params(model: nn.Module, wrapped: Optional[nn.Module] = None) -> Mod
                 if recorded is None:
                     recorded = recorded_shapes(model if wrapped is None else wrapped)
                 shape = original_shape(raw_name, param, recorded)
+                sharded = sharded or shape != param.shape
             trainable.append(ParamInfo(name, param, module_name, module, attr, shape, raw_name))
     if renamed:
         _check_unique(model, first_name)
     return ModelParams(tuple(trainable), tuple(frozen), tuple(aliases), modules,
-                       tuple(info.name for info in trainable))
+                       tuple(info.name for info in trainable), sharded)
