@@ -11,7 +11,7 @@ from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple
 import torch
 from torch import nn
 
-from .names import child_path
+from .names import WRAPPED_CHILD, WRAPPER_SEGMENTS, child_path
 from .shapes import original_shape, recorded_shapes
 
 
@@ -50,6 +50,10 @@ class ModelParams(NamedTuple):
         return self.trainable_names + self.frozen_names
 
 
+#: The child names a wrapper may insert (``module`` only under a model wrapper, see ``names``).
+INSERTED_NAMES = WRAPPER_SEGMENTS | {WRAPPED_CHILD}
+
+
 def _check_unique(model: nn.Module, first_name: Mapping[int, str]) -> None:
     """ValueError naming two parameters that canonicalise to the same name."""
     raw_of: Dict[str, str] = {}
@@ -85,11 +89,16 @@ def collect_params(model: nn.Module, wrapped: Optional[nn.Module] = None) -> Mod
     canonical_path: Dict[str, str] = {}
     renamed = sharded = False
     for raw_path, module in model.named_modules(remove_duplicate=False):
-        if 'mod' not in raw_path:  # fast path: no segment a wrapper inserts ('module', '_orig_mod')
+        if 'mod' in raw_path:  # every inserted name contains it ('module', '_orig_mod', ...)
+            parent_raw, _, segment = raw_path.rpartition('.')
+            inserted = segment in INSERTED_NAMES or parent_raw in canonical_path
+        else:
+            inserted = False
+        if not inserted:
+            # fast path: neither this segment nor a parent's can have been put there by a wrapper
             module_name = raw_path
             modules.setdefault(module_name, module)
         else:
-            parent_raw, _, segment = raw_path.rpartition('.')
             parent_path = canonical_path.get(parent_raw, parent_raw)
             parent = model.get_submodule(parent_raw) if parent_raw else model
             module_name = child_path(parent_path, segment, parent)
