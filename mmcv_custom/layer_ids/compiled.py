@@ -31,10 +31,16 @@ def normalize_prefix(prefix: str) -> str:
     return prefix if not prefix or prefix.endswith('.') else prefix + '.'
 
 
+def _within_line(regex: str) -> str:
+    """``regex`` for one line of a newline-joined text: ``[^.]`` kept from crossing into the next
+    line."""
+    return regex.replace('[^.]', '[^.\n]')
+
+
 def _line_regex(regex: str) -> str:
-    """``regex`` for one line of a newline-joined text: named groups dropped (so that they may
-    repeat in an alternation) and ``[^.]`` kept from crossing into the next line."""
-    return re.sub(r'\(\?P<\w+>', '(?:', regex).replace('[^.]', '[^.\n]')
+    """:func:`_within_line`, with named groups dropped (so that they may repeat in an
+    alternation)."""
+    return _within_line(re.sub(r'\(\?P<\w+>', '(?:', regex))
 
 
 def _any_line(regexes: Sequence[str]) -> Optional[Pattern]:
@@ -73,9 +79,9 @@ def _compile(recipe: LayerDecayRecipe) -> _Compiled:
         any_alias=_any_of([regex for regex, _ in recipe.name_aliases]),
         refused=tuple((re.compile('\n(?:' + _line_regex(regex) + ')'), why)
                       for regex, why in recipe.refused),
-        block_lines=tuple((block.formula, re.compile(
-            '^(?:' + block.regex.replace('[^.]', '[^.\\n]') + ')', re.MULTILINE))
-            for block in recipe.blocks),
+        block_lines=tuple((block.formula, re.compile('^(?:' + _within_line(block.regex) + ')',
+                                                     re.MULTILINE))
+                          for block in recipe.blocks),
         any_block_line=_any_line([block.regex for block in recipe.blocks]),
         any_embedding_line=_any_line(recipe.embeddings),
         embeddings=_any_of(recipe.embeddings),
@@ -125,6 +131,7 @@ class NameIndex:
                                              re.MULTILINE))
             self._texts[(prefix, aliases)] = text
         return text
+
 
 @dataclass(frozen=True)
 class RecipeRule:
