@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from field_models import (InternImage, InternImageDINO, InternImageUperNet, StreamPETRLike,
+from field_models import (InternImageDINO, InternImageUperNet, StreamPETRLike,
                           ViTDetMaskRCNN)
 from helpers import build_groups, lr_wd_by_name
 from toy_models import TimmViT, ViTBackbone, toy_vit_segmentor
