@@ -147,6 +147,8 @@ class RecipeRule:
     depths: Tuple[int, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
     head_embeddings_at_layer_0: bool = True
+    #: The names this rule was chosen for (their joined texts are reused for the same names).
+    index: Optional[NameIndex] = field(default=None, repr=False, compare=False)
     #: The recipe's regexes, compiled once per recipe.
     _c: _Compiled = field(init=False, repr=False, compare=False)
 
@@ -195,7 +197,12 @@ class RecipeRule:
     def relative_text(self, names: Union['NameIndex', Sequence[str]]) -> str:
         """The backbone-relative names (after the aliases), one per line: one regex search over
         it answers whether any name has a layout, at C speed."""
-        index = names if isinstance(names, NameIndex) else NameIndex(names)
+        if isinstance(names, NameIndex):
+            index = names
+        elif self.index is not None and self.index.names == tuple(names):
+            index = self.index
+        else:
+            index = NameIndex(names)
         return index.text(self.prefix, self.recipe.name_aliases)
 
     def recognizes(self, names: Iterable[str]) -> bool:
@@ -345,10 +352,12 @@ class RecipeRule:
 
 def compile_recipe(recipe: LayerDecayRecipe, prefix: str = 'backbone.',
                    depths: Sequence[int] = (), options: Optional[Mapping[str, Any]] = None,
-                   head_embeddings_at_layer_0: bool = True) -> RecipeRule:
-    """A :class:`RecipeRule` for ``recipe`` under ``prefix``."""
+                   head_embeddings_at_layer_0: bool = True,
+                   index: Optional[NameIndex] = None) -> RecipeRule:
+    """A :class:`RecipeRule` for ``recipe`` under ``prefix``; ``index``: the model's names, whose
+    joined texts the rule reuses when it is asked about the same names again."""
     return RecipeRule(recipe, normalize_prefix(prefix), tuple(depths), dict(options or {}),
-                      head_embeddings_at_layer_0)
+                      head_embeddings_at_layer_0, index)
 
 
 def discovered_prefixes(recipe: LayerDecayRecipe, names: Iterable[str]) -> List[str]:

@@ -58,7 +58,7 @@ def bind_depths(rule: RecipeRule, names: Sequence[str], given: Optional[Sequence
     else:
         depths = seen
     return compile_recipe(rule.recipe, rule.prefix, depths, rule.options,
-                          rule.head_embeddings_at_layer_0)
+                          rule.head_embeddings_at_layer_0, rule.index)
 
 
 class UnrecognisedLayoutError(ValueError):
@@ -116,7 +116,8 @@ def select_rule(candidates: Sequence[LayerDecayRecipe], names: Sequence[str], *,
             found = find_prefix(recipe, names, prefix, prefixes)
             if found is None:
                 continue
-            rule = compile_recipe(recipe, found, (), options, head_embeddings_at_layer_0)
+            rule = compile_recipe(recipe, found, (), options, head_embeddings_at_layer_0,
+                                  names)
             rule.check_refused(names)
             _check_outside_multipliers(rule)
             return bind_depths(rule, names, depths, owner)
