@@ -2,7 +2,8 @@
 them (``compiled``), and how one is chosen and bound to a model (``select``)."""
 from .aliases import ConvNeXtLayerIds, ConvNeXtStageIds, ViTLayerIds
 from .base import EMBED_LAYER_ID, LayerIdRule, head_layer_id
-from .compiled import RecipeRule, compile_recipe, find_prefix
+from .compiled import RecipeRule, compile_recipe
+from .prefixes import find_prefix
 from .model_facts import ModelLayerDepth, find_layer_depth_fn, no_weight_decay_names
 from .recipe import (BlockPattern, LayerDecayRecipe, LayerIdError, LrMultiplier,
                      WeightDecayRule)

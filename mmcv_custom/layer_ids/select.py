@@ -3,8 +3,8 @@ its ``depths``. A layout no candidate recognises is an error listing the candida
 and the top-level modules seen; never a silent head lr."""
 from typing import Any, Mapping, Optional, Sequence
 
-from .compiled import (KNOWN_PREFIXES, NameIndex, RecipeRule, candidate_prefixes,
-                       compile_recipe, find_prefix, normalize_prefix)
+from .compiled import NameIndex, RecipeRule, compile_recipe, normalize_prefix
+from .prefixes import KNOWN_PREFIXES, candidate_prefixes, find_prefix
 from .recipe import LayerDecayRecipe, LayerIdError, describe
 from .recipes import RECIPES
 
