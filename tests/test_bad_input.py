@@ -193,3 +193,12 @@ def test_malformed_input_is_refused_with_a_message_naming_it(constructor, paramw
 def test_the_table_has_at_least_25_cases():
     assert len(CASES) >= 25
     assert len({case[0] for case in CASES}) == len(CASES)
+
+
+def test_a_rate_key_of_another_constructor_says_which_constructor_reads_it():
+    cfg = dict(type='OptimWrapper', optimizer=ADAMW, constructor=LR,
+               paramwise_cfg=dict(num_layers=9, layer_decay_rate=0.9, depths=[2, 2, 3, 2]))
+    with pytest.raises(UnknownKeyError, match=r"unknown paramwise_cfg key 'layer_decay_rate'\. "
+                       r"Did you mean 'decay_rate'\? Known keys: \[.*\]\. 'layer_decay_rate' is "
+                       r'a key of CustomLayerDecayOptimizerConstructor \(InternVL, InternImage'):
+        build_optim_wrapper(toy_vit_segmentor(2), cfg)

@@ -666,3 +666,23 @@ def test_internimage_level_end_ids_follow_its_first_three_levels():
         InternImageUperNet(depths=(3,)), CUSTOM, dict(layer_decay_rate=0.9, depths=[3]))
         for name in g['param_names']}
     assert got['backbone.levels.0.norm.1.weight'] == 4
+
+
+def test_a_recipe_multiplier_that_matches_nothing_is_noted(log_records):
+    """InternImage's offset_lr_scale multiplies sampling_offsets / reference_points (in the
+    backbone, for segmentation); DCNv3's own 'offset' layers are not matched, as in the source,
+    so a segmentor without them gets a note instead of silence."""
+    model = InternImageUperNet(depths=(2, 2, 3, 2))
+    got = lr_wd_by_name(build_groups(model, CUSTOM, dict(layer_decay_rate=0.9,
+                                                         depths=[2, 2, 3, 2], offset_lr_scale=0.5)))
+    assert got == internimage_expected(model, (2, 2, 3, 2), 0.9, segmentation=True,
+                                       offset_lr_scale=0.5)
+    (report,) = log_records.messages(20)
+    assert ("note: paramwise_cfg.offset_lr_scale=0.5 matched no parameter (it multiplies the lr of "
+            "names matching 'sampling_offsets or reference_points' in the backbone, as "
+            'internimage_seg does)') in report
+    assert 'layer_id) [* 0.1x | offset_lr_scale] [* lr_mult]' in report
+    log_records.records.clear()
+    build_groups(InternImageDINO(depths=(2, 2, 3, 2)), CUSTOM,
+                 dict(layer_decay_rate=0.9, depths=[2, 2, 3, 2], offset_lr_scale=0.5))
+    assert 'matched no parameter' not in log_records.messages(20)[0]

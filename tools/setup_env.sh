@@ -50,7 +50,7 @@ MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
     -c requirements/torch.txt -c requirements/mmcv.txt
 "${PIP[@]}" install --no-build-isolation --no-deps -e .
 # DeepSpeed from its source distribution (its setup.py imports torch; about 30 s), its CPU
-# communication op compiled once here (about 2.5 minutes on 2 cores; cached in
+# communication op compiled once here (25-75 s measured on 2 cores; cached in
 # ~/.cache/torch_extensions) rather than inside the first test that launches it.
 "${PIP[@]}" install --no-build-isolation -r requirements/deepspeed.txt \
     -c requirements/torch.txt -c requirements/runtime.txt

@@ -250,11 +250,14 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
         layers = result.num_layers
         wd_source = '' if self.base_wd is not None else ' (the optimizer\'s default)'
         recipe = getattr(result.rule, 'recipe', None)
+        multiplied = (' [* ' + ' | '.join(m.factor_key or m.tag for m in recipe.multipliers) + ']'
+                      if recipe is not None and recipe.multipliers else '')
         title = (f'{type(self).__name__}: {len(result.groups)} param groups; layer ids: '
                  f'{result.rule.family}; num_layers={layers.value} '
                  f"({'from paramwise_cfg' if layers.given else 'inferred from the model'}); "
                  f'{self.rate_key}={self.rate}; lr = {self.base_lr:g} * {self.rate} ** '
-                 f'({layers.value} + 1 - layer_id) [* lr_mult]; weight_decay={base_wd:g}{wd_source}')
+                 f'({layers.value} + 1 - layer_id){multiplied} [* lr_mult]; '
+                 f'weight_decay={base_wd:g}{wd_source}')
         if recipe is not None:
             depths = result.rule.depths
             title += (f'\nrecipe {recipe.name} ({recipe.source}); backbone prefix '

@@ -1,5 +1,6 @@
 """One entry point for the whole mechanism: model -> validated, deterministic parameter groups."""
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, FrozenSet, List, Mapping, Optional, Tuple
 
@@ -65,6 +66,27 @@ def _notes(groups: List[dict], model_params: ModelParams, settings: Mapping[str,
     return notes
 
 
+def _unmatched_multiplier_notes(rule: LayerIdRule, groups: List[dict]) -> List[str]:
+    """Name the recipe multipliers the config sets that no parameter matched (InternImage's
+    ``offset_lr_scale`` on a model without ``sampling_offsets`` / ``reference_points``)."""
+    recipe = getattr(rule, 'recipe', None)
+    if recipe is None:
+        return []
+    options = getattr(rule, 'options', {})
+    names = '\n'.join(group['group_name'] for group in groups)
+
+    def matched(tag: str) -> bool:  # group names are layer_{id}_{decay|no_decay}_{tag}...
+        return re.search(rf'decay_{re.escape(tag)}(?:_|$)', names, re.MULTILINE) is not None
+
+    return [f'paramwise_cfg.{m.factor_key}={options[m.factor_key]} matched no parameter (it '
+            f"multiplies the lr of names matching {' or '.join(m.patterns)!r}"
+            f"{' in the backbone' if m.scope == 'backbone' else ''}"
+            f"{' outside the backbone' if m.scope == 'outside' else ''}, as {recipe.name} does)"
+            for m in recipe.multipliers
+            if m.factor_key is not None and options.get(m.factor_key) is not None
+            and not matched(m.tag)]
+
+
 def _head_embedding_notes(rule: LayerIdRule, model_params: ModelParams,
                           layer_ids: List[int]) -> List[str]:
     """Name the parameters outside the backbone that the recipe put at layer 0."""
@@ -116,6 +138,7 @@ def build_layer_decay_groups(model: nn.Module, *, choose_rule: Callable[[ModelPa
                                no_decay_names(rule))
     groups = build_param_groups(model_params.trainable, layer_ids, num_layers.value, rate,
                                 base_lr, base_wd, options, rule)
-    notes = _notes(groups, model_params, settings) + _head_embedding_notes(rule, model_params,
-                                                                           layer_ids)
+    notes = (_notes(groups, model_params, settings)
+             + _head_embedding_notes(rule, model_params, layer_ids)
+             + _unmatched_multiplier_notes(rule, groups))
     return LayerDecayResult(groups, rule, num_layers, tuple(notes), tuple(warnings))

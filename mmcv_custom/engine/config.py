@@ -200,6 +200,15 @@ def recipe_keys() -> Tuple[Key, ...]:
                 'its keys and the model when omitted'),) + RECIPE_OPTION_KEYS
 
 
+#: Which constructors read a rate key, for a config that gives it to another one.
+KEY_HOMES = {
+    'layer_decay_rate': 'CustomLayerDecayOptimizerConstructor (InternVL, InternImage: with '
+                        'depths / offset_lr_scale) and LayerDecayOptimizerConstructor (BEiT, '
+                        'ViT-Adapter, EVA)',
+    'decay_rate': 'LearningRateDecayOptimizerConstructor (mmdet / mmseg ConvNeXt, vit_wise) and '
+                  "LayerDecayOptimizerConstructor (mmdet's ViTDet project)",
+}
+
 #: Old spellings users carry over between the two constructors and from mmcv 1.x configs.
 SPELLING_HINTS = {'decay_rate': 'layer_decay_rate', 'layer_decay_rate': 'decay_rate',
                   'num_layer': 'num_layers', 'layer_decay': 'layer_decay_rate'}
@@ -226,8 +235,10 @@ class ParamwiseSchema:
             close = difflib.get_close_matches(unknown, self.names, n=1, cutoff=0.7)
             hint = close[0] if close else None
         did_you_mean = f' Did you mean {hint!r}?' if hint else ''
+        home = KEY_HOMES.get(unknown)
+        home = f'. {unknown!r} is a key of {home}' if home else ''
         return (f'{self.owner}: unknown paramwise_cfg key {unknown!r}.{did_you_mean} '
-                f'Known keys: {sorted(self.names)}')
+                f'Known keys: {sorted(self.names)}{home}')
 
     def parse(self, paramwise_cfg: Optional[Mapping[str, Any]]) -> Mapping[str, Any]:
         """Validated values for every key (defaults filled in), read-only."""
