@@ -6,6 +6,7 @@ formula is the same for all: ``lr = base_lr * rate ** (L + 1 - layer_id) * multi
 
 Adding a family is adding an entry here and its test.
 """
+from dataclasses import replace
 from typing import Dict, Tuple
 
 from .recipe import BlockPattern, LayerDecayRecipe, LrMultiplier, WeightDecayRule
@@ -58,16 +59,12 @@ BEIT = LayerDecayRecipe(
     refused=VIT_REFUSED,
     head_embeddings=MASK2FORMER_EMBEDDINGS)
 
-VIT = LayerDecayRecipe(
-    name='vit', family='vit',
+#: InternVL's reading under the name mmseg / mmdet give it (the rule of their ViT branch, which
+#: knows only layers.N, extended to blocks.N and the InternViT names).
+VIT = replace(
+    INTERNVL, name='vit',
     source="mmseg/mmdet LearningRateDecayOptimizerConstructor ('layer_wise_vit'), extended to "
-           'blocks.N and the InternViT names',
-    layout=VIT_LAYOUT,
-    embeddings=(VIT_TOKENS, r'patch_embed', r'visual_embed'),
-    blocks=VIT_BLOCKS,
-    name_aliases=(CBNET_COPIES, (r'levels\.', 'layers.')),
-    refused=VIT_REFUSED,
-    head_embeddings=MASK2FORMER_EMBEDDINGS)
+           'blocks.N and the InternViT names')
 
 VITDET = LayerDecayRecipe(
     name='vitdet', family='vit',
