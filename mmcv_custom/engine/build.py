@@ -1,8 +1,7 @@
 """One entry point for the whole mechanism: model -> validated, deterministic parameter groups."""
 import math
-import re
 from dataclasses import dataclass
-from typing import Any, Callable, FrozenSet, List, Mapping, Optional, Tuple
+from typing import AbstractSet, Any, Callable, FrozenSet, List, Mapping, Optional, Tuple
 
 from torch import nn
 
@@ -66,25 +65,20 @@ def _notes(groups: List[dict], model_params: ModelParams, settings: Mapping[str,
     return notes
 
 
-def _unmatched_multiplier_notes(rule: LayerIdRule, groups: List[dict]) -> List[str]:
+def _unmatched_multiplier_notes(rule: LayerIdRule, applied_tags: AbstractSet[str]) -> List[str]:
     """Name the recipe multipliers the config sets that no parameter matched (InternImage's
     ``offset_lr_scale`` on a model without ``sampling_offsets`` / ``reference_points``)."""
     recipe = getattr(rule, 'recipe', None)
     if recipe is None:
         return []
     options = getattr(rule, 'options', {})
-    names = '\n'.join(group['group_name'] for group in groups)
-
-    def matched(tag: str) -> bool:  # group names are layer_{id}_{decay|no_decay}_{tag}...
-        return re.search(rf'decay_{re.escape(tag)}(?:_|$)', names, re.MULTILINE) is not None
-
     return [f'paramwise_cfg.{m.factor_key}={options[m.factor_key]} matched no parameter (it '
             f"multiplies the lr of names matching {' or '.join(m.patterns)!r}"
             f"{' in the backbone' if m.scope == 'backbone' else ''}"
             f"{' outside the backbone' if m.scope == 'outside' else ''}, as {recipe.name} does)"
             for m in recipe.multipliers
             if m.factor_key is not None and options.get(m.factor_key) is not None
-            and not matched(m.tag)]
+            and m.tag not in applied_tags]
 
 
 def _head_embedding_notes(rule: LayerIdRule, model_params: ModelParams,
@@ -140,5 +134,5 @@ def build_layer_decay_groups(model: nn.Module, *, choose_rule: Callable[[ModelPa
                                 base_lr, base_wd, options, rule)
     notes = (_notes(groups, model_params, settings)
              + _head_embedding_notes(rule, model_params, layer_ids)
-             + _unmatched_multiplier_notes(rule, groups))
+             + _unmatched_multiplier_notes(rule, options.applied_tags))
     return LayerDecayResult(groups, rule, num_layers, tuple(notes), tuple(warnings))

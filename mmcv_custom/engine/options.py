@@ -109,6 +109,8 @@ class ParamOptionRules:
         self.num_layers = num_layers
         recipe = getattr(rule, 'recipe', None)
         self.recipe_multiplies = bool(recipe is not None and recipe.multipliers)
+        #: The tags of the recipe multipliers applied so far (the report names unmatched ones).
+        self.applied_tags: set = set()
         #: The rule's weight decay is the common one (1-D and biases): checked inline.
         self.plain_no_decay = getattr(rule, 'plain_no_decay', False)
         self.base_wd = base_wd
@@ -188,6 +190,7 @@ class ParamOptionRules:
         if self.recipe_multiplies:
             factor, tag = self.rule.multiplier(info.name, layer_id, self.num_layers)
             if tag:
+                self.applied_tags.add(tag)
                 return options.with_recipe_multiplier(factor, tag)
         return options
 
