@@ -12,11 +12,10 @@ from mmengine.model import is_model_wrapper
 from torch import nn
 
 from .base import head_layer_id
+from .compiled import normalize_prefix
+from .prefixes import KNOWN_PREFIXES
 
 LayerDepthFn = Callable[[str], Tuple[int, int]]
-#: Where the backbone is looked for when the config names no prefix.
-BACKBONE_ATTRS = ('backbone', 'img_backbone')
-
 
 def backbone_module(model: nn.Module, prefix: str) -> Optional[nn.Module]:
     """The submodule ``prefix`` names (``'backbone.'``, ``'img_backbone.'``, ``'a.b.'``), inside
@@ -53,11 +52,11 @@ def model_backbone_prefix(model: nn.Module, given: Optional[str] = None) -> str:
     """The prefix of the backbone that answers ``get_layer_depth``: ``given`` if set, else
     ``backbone.`` / ``img_backbone.`` when the model has one with the method, else ``''``."""
     if given is not None:
-        return given if not given or given.endswith('.') else given + '.'
-    for attr in BACKBONE_ATTRS:
-        if hasattr(model, attr) and callable(
-                getattr(backbone_module(model, attr + '.'), 'get_layer_depth', None)):
-            return attr + '.'
+        return normalize_prefix(given)
+    for prefix in KNOWN_PREFIXES:
+        if hasattr(model, prefix[:-1]) and callable(
+                getattr(backbone_module(model, prefix), 'get_layer_depth', None)):
+            return prefix
     return ''
 
 
