@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
+from ..layer_ids.compiled import normalize_prefix
+from ..layer_ids.recipes import RECIPES
+
 #: Keys of a ``custom_keys`` entry that the engine computes itself.
 RESERVED_GROUP_KEYS = ('params', 'param_names', 'lr', 'weight_decay', 'lr_scale', 'group_name',
                        'layer_id')
@@ -80,7 +83,7 @@ def check_prefix(path: str, value: Any) -> str:
     if not isinstance(value, str) or value.startswith('.') or '..' in value:
         raise TypeError(f"{path} must be a module name such as 'backbone' or 'img_backbone' "
                         f"(or '' for a bare backbone), got {value!r}")
-    return value if not value or value.endswith('.') else value + '.'
+    return normalize_prefix(value)
 
 
 def check_bool(path: str, value: Any) -> bool:
@@ -194,7 +197,6 @@ RECIPE_OPTION_KEYS: Tuple[Key, ...] = (
 
 def recipe_keys() -> Tuple[Key, ...]:
     """``recipe`` (a published recipe by name) and the recipe-specific keys."""
-    from ..layer_ids.recipes import RECIPES
     return (Key('recipe', check_choice(tuple(sorted(RECIPES))), None,
                 'a published recipe by name (layer_ids.recipes); chosen from the constructor, '
                 'its keys and the model when omitted'),) + RECIPE_OPTION_KEYS
