@@ -3,7 +3,7 @@ import difflib
 import inspect
 import math
 import numbers
-from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
@@ -102,6 +102,7 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
         owner = type(self).__name__
         check_optimizer_cfg(owner, optim_wrapper_cfg)
         self.settings = self.schema.parse(paramwise_cfg)
+        self.rate_key = self.rate_key_for(self.settings, paramwise_cfg)
         super().__init__(dict(optim_wrapper_cfg), dict(paramwise_cfg))
         if self.settings['recipe'] is not None and 'decay_type' in self.paramwise_cfg:
             raise ValueError(
@@ -144,6 +145,11 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
     def _validate_cfg(self) -> None:
         """Everything is validated by ``schema``; MMEngine's own check would refuse decay
         multipliers without an explicit weight_decay, which is resolved from the optimizer."""
+
+    def rate_key_for(self, settings: Mapping[str, Any],
+                     paramwise_cfg: Optional[Mapping[str, Any]]) -> str:
+        """The ``paramwise_cfg`` key holding the decay rate (the class's ``rate_key``)."""
+        return type(self).rate_key
 
     # -- which recipe --------------------------------------------------------------------------
     def given_recipe_keys(self) -> List[str]:

@@ -1,6 +1,6 @@
 """``LayerDecayOptimizerConstructor``: the name BEiT, EVA, ViT-Adapter, ViT-CoMer, mmseg's BEiT /
 MAE configs and mmdet's ViTDet project use."""
-from typing import Optional, Sequence, Tuple
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
 from torch import nn
 
@@ -63,8 +63,9 @@ class LayerDecayOptimizerConstructor(LayerDecayConstructorBase):
              "ViTDet's decay_type; only 'layer_wise' is defined"))
         + LAYER_DECAY_KEYS + recipe_keys() + MMENGINE_KEYS)
 
-    def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: Optional[dict] = None) -> None:
-        settings = self.schema.parse(paramwise_cfg)
+    def rate_key_for(self, settings: Mapping[str, Any],
+                     paramwise_cfg: Optional[Mapping[str, Any]]) -> str:
+        """``layer_decay_rate`` (BEiT / ViT-Adapter) or ``decay_rate`` (ViTDet): exactly one."""
         owner = type(self).__name__
         given = [key for key in ('layer_decay_rate', 'decay_rate') if settings[key] is not None]
         if len(given) != 1:
@@ -77,8 +78,7 @@ class LayerDecayOptimizerConstructor(LayerDecayConstructorBase):
             raise ValueError(f"{owner}: paramwise_cfg.decay_type belongs to the ViTDet reading "
                              '(with decay_rate); the BEiT / ViT-Adapter reading '
                              '(layer_decay_rate) has no decay_type. Remove it.')
-        self.rate_key = given[0]
-        super().__init__(optim_wrapper_cfg, paramwise_cfg)
+        return given[0]
 
     def _reading(self) -> LayerDecayRecipe:
         return BEIT if self.rate_key == 'layer_decay_rate' else VITDET
