@@ -46,10 +46,12 @@ demo-cls: env
 # Construction time, optimizer-step time and memory of the layer-decay constructors against
 # MMEngine's floor and the mmdet / mmseg / mmpretrain classes (a few minutes on 2 cores); then the
 # training-step time under FSDP and DeepSpeed ZeRO-3 with our groups against the same engine with
-# two groups, on 2 processes (about a minute on 2 CPU cores).
+# two groups, on 2 processes (about a minute on 2 CPU cores); last, what `import mmcv_custom` costs
+# on top of the registries it registers into (fresh interpreters, median of 7).
 bench: env
 	$(PYTHON) benchmarks/bench_layer_decay.py --out work_dirs/bench/results.json \
 		--markdown work_dirs/bench/RESULTS.md
 	OMP_NUM_THREADS=1 $(PYTHON) -m torch.distributed.run --standalone --nproc_per_node=2 \
 		benchmarks/bench_engines.py --out work_dirs/bench/engines.json \
 		--markdown work_dirs/bench/ENGINES.md
+	$(PYTHON) benchmarks/bench_import.py --rounds 7 --out work_dirs/bench/import.json

@@ -1,11 +1,17 @@
 import logging
 import os
 
-import pytest
-from mmengine.logging import MMLogger
-from mmengine.registry import DefaultScope
+from mmcv_custom.compat import deepspeed_env
 
-import mmcv_custom  # noqa: F401  (registers the constructors)
+# Before anything imports DeepSpeed, here and in every process the tests start: its op cache in
+# .venv, its CPU accelerator named (tools/train.py and tools/test.py do the same).
+deepspeed_env.configure()
+
+import pytest  # noqa: E402
+from mmengine.logging import MMLogger  # noqa: E402
+from mmengine.registry import DefaultScope  # noqa: E402
+
+import mmcv_custom  # noqa: E402,F401  (registers the constructors)
 
 
 @pytest.fixture

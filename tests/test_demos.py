@@ -306,3 +306,20 @@ def test_seg_baseline_is_the_majority_class_miou(tmp_path):
     # class 0 everywhere: IoU(0) = 13 / 15, IoU(1) = 0, over the 2 classes present.
     assert miou == pytest.approx(13 / 15 / 2 * 100)
     assert 'class 0' in how
+
+
+def test_the_summary_shows_the_checkpoint_under_the_work_dir_as_given(tmp_path, monkeypatch):
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    try:
+        import demo_summary
+    finally:
+        sys.path.remove(osp.join(ROOT, 'tools'))
+    monkeypatch.chdir(tmp_path)
+    os.makedirs('work_dirs/seg')
+    # MMEngine writes the absolute path into last_checkpoint
+    with open('work_dirs/seg/last_checkpoint', 'w') as file:
+        file.write(str(tmp_path / 'work_dirs' / 'seg' / 'iter_200.pth'))
+    assert demo_summary.checkpoint_path('work_dirs/seg') == 'work_dirs/seg/iter_200.pth'
+    with open('work_dirs/seg/last_checkpoint', 'w') as file:
+        file.write('/elsewhere/iter_200.pth')
+    assert demo_summary.checkpoint_path('work_dirs/seg') == '/elsewhere/iter_200.pth'

@@ -16,7 +16,7 @@ import sys
 import pytest
 import torch
 
-from mmcv_custom.checkpoint import load_from_local
+from mmcv_custom.compat.checkpoint_loading import load_from_local
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), 'dist_scripts'))
 from launch import PYTHON, ROOT, SCRIPTS, free_port, run, tail  # noqa: E402

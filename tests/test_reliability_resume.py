@@ -14,8 +14,9 @@ from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from mmcv_custom.checkpoint import (UnsafeCheckpointError, checkpoint_safe_globals,
-                                    load_from_local)
+from mmcv_custom.compat import checkpoint_loading
+from mmcv_custom.compat.checkpoint_loading import (UnsafeCheckpointError, checkpoint_safe_globals,
+                                                   load_from_local)
 from mmcv_custom.engine.resume_check import ParamGroupMismatchError
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), 'dist_scripts'))
@@ -94,7 +95,15 @@ def test_resume_after_sigterm_mid_run_matches_the_uninterrupted_run(reference, t
 
 # --- safe loading ---------------------------------------------------------------------------
 
-def test_an_mmengine_checkpoint_loads_with_weights_only_and_keeps_its_types(reference):
+@pytest.fixture
+def safe_loader():
+    """MMEngine's loader for local paths is mmcv_custom's (as tools/train.py, tools/test.py and the
+    layer-decay constructors install it)."""
+    checkpoint_loading.install()
+
+
+def test_an_mmengine_checkpoint_loads_with_weights_only_and_keeps_its_types(reference,
+                                                                          safe_loader):
     checkpoint = _load_checkpoint(str(reference / 'iter_4.pth'), map_location='cpu')
     buffers = checkpoint['message_hub']['log_scalars']
     assert isinstance(buffers['train/loss'], HistoryBuffer)
@@ -126,7 +135,8 @@ class AsksForAnAttribute:
         return getattr, (HistoryBuffer, '__init__')
 
 
-def test_a_checkpoint_carrying_an_unexpected_pickled_object_is_refused(reference, tmp_path):
+def test_a_checkpoint_carrying_an_unexpected_pickled_object_is_refused(reference, tmp_path,
+                                                                      safe_loader):
     checkpoint = torch.load(str(reference / 'iter_4.pth'), weights_only=False)
     marker = tmp_path / 'code-ran'
     checkpoint['meta']['note'] = RunsACommand(str(marker))
@@ -249,7 +259,8 @@ def test_fsdp_local_checkpoint_types_are_allowed_and_nothing_more(tmp_path):
     # the resume of an FSDP run (state_dict_cfg='local') is in test_reliability_engines.py
     from torch.distributed._shard.sharded_tensor.api import ShardedTensor
 
-    from mmcv_custom.checkpoint import checkpoint_safe_globals, sharded_tensor_globals
+    from mmcv_custom.compat.checkpoint_loading import (checkpoint_safe_globals,
+                                                       sharded_tensor_globals)
     names = sorted(cls.__name__ for cls in sharded_tensor_globals())
     assert names == sorted(['ShardedTensor', 'ProcessGroupState', 'Shard', 'ShardMetadata',
                             'ShardedTensorMetadata', 'TensorProperties', 'MEM_FORMAT_ENCODING',

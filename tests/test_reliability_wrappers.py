@@ -101,7 +101,7 @@ def test_amp_and_ema_run_resumes_to_the_same_end_as_the_uninterrupted_run(tmp_pa
                      ([str(resumed), '--resume'], 0)):
         result = run([PYTHON, osp.join(SCRIPTS, 'tiny_train.py'), '--work-dir', *args, *common])
         assert result.returncode == rc, tail(result)
-    from mmcv_custom.checkpoint import load_from_local
+    from mmcv_custom.compat.checkpoint_loading import load_from_local
     want = load_from_local(str(straight / 'iter_6.pth'))
     got = load_from_local(str(resumed / 'iter_6.pth'))
     assert 'ema_state_dict' in got and 'loss_scaler' in got['optimizer']

@@ -50,11 +50,17 @@ def last_scalars(run: str, key: str) -> Dict[str, float]:
 
 
 def checkpoint_path(work_dir: str) -> Optional[str]:
+    """The last checkpoint, written like ``work_dir`` (MMEngine's ``last_checkpoint`` marker
+    holds an absolute path; a checkpoint inside ``work_dir`` is shown under ``work_dir`` as given,
+    like every other path of the summary)."""
     marker = osp.join(work_dir, 'last_checkpoint')
     if not osp.exists(marker):
         return None
     with open(marker) as file:
-        return file.read().strip()
+        path = file.read().strip()
+    if osp.dirname(osp.abspath(path)) == osp.abspath(work_dir):
+        return osp.join(work_dir, osp.basename(path))
+    return path
 
 
 def seg_baseline(data_root: str) -> Tuple[float, str]:

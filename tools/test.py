@@ -18,23 +18,29 @@ The arguments are those of mmseg's and mmdet's ``tools/test.py`` (OpenMMLab 2.x)
   use the gloo backend on the CPU, as ``tools/train.py`` does.
 
 The metrics are logged and written by MMEngine's ``LoggerHook`` to
-``WORK_DIR/<timestamp>/<timestamp>.json``. ``mmcv_custom`` is imported first, so checkpoints
-written by MMEngine load with torch's safe loading (``mmcv_custom.checkpoint``).
+``WORK_DIR/<timestamp>/<timestamp>.json`` (by rank 0). ``mmcv_custom`` is imported and its fixes
+installed first (``mmcv_custom.compat.install``), so checkpoints written by MMEngine load with
+torch's safe loading and several processes do not write that file at once.
 """
 import argparse
 import os
 import os.path as osp
 import sys
 
-import torch
-from mmengine.config import Config, ConfigDict, DictAction
-from mmengine.runner import Runner
-
 TOOLS = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.dirname(TOOLS))  # a checkout, not installed
 sys.path.insert(0, TOOLS)
-import mmcv_custom  # noqa: E402,F401  (registers constructors, schedulers, checkpoint loading)
-from train import use_cpu_distributed  # noqa: E402  (tools/train.py: gloo + CPU DDP)
+from mmcv_custom.compat import deepspeed_env  # noqa: E402
+
+deepspeed_env.configure()  # before mmengine.runner imports DeepSpeed: op cache, CPU accelerator
+
+import torch  # noqa: E402
+from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import mmcv_custom  # noqa: E402,F401  (registers constructors and schedulers)
+import mmcv_custom.compat  # noqa: E402
+from train import log_cpu_notes, use_cpu_distributed  # noqa: E402  (tools/train.py)
 
 PICKLE_SUFFIXES = ('.pkl', '.pickle')
 
@@ -168,12 +174,14 @@ def add_prediction_dump(runner: Runner, cfg: Config, out: str) -> None:
 def main(argv=None) -> dict:
     """Build the runner from the config and run ``Runner.test()``; returns the metrics."""
     args = parse_args(argv)
+    mmcv_custom.compat.install()
     cfg = build_config(args)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
+    log_cpu_notes(runner, 'tools/test.py', [])
     if args.out is not None and framework(cfg) != 'mmseg':
         add_prediction_dump(runner, cfg, args.out)
     return runner.test()

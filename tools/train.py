@@ -7,7 +7,9 @@ The arguments are those of mmseg's ``tools/train.py``::
 
 What this adds to a plain ``Runner.from_cfg``:
 
-- ``mmcv_custom`` is imported, so its constructors and hooks resolve under every scope.
+- ``mmcv_custom`` is imported, so its constructors and hooks resolve under every scope, and its
+  fixes for upstream incompatibilities are installed (``mmcv_custom.compat.install``: safe
+  checkpoint loading, FSDP resume, the test metrics file written by rank 0 only).
 - When ``optim_wrapper.constructor`` is one of mmcv_custom's layer-decay constructors, the
   ``LayerDecayLrHook`` is appended to ``custom_hooks`` (unless listed) and a plain
   ``LogProcessor`` becomes ``LayerDecayLogProcessor``: the log shows ``lr_head`` / ``lr_embed``
@@ -28,13 +30,18 @@ import os.path as osp
 import sys
 from typing import List
 
-import torch
-from mmengine.config import Config, DictAction
-from mmengine.logging import print_log
-from mmengine.runner import Runner
-
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # a checkout, not installed
-import mmcv_custom  # noqa: E402,F401  (registers constructors, hook and log processor)
+from mmcv_custom.compat import deepspeed_env  # noqa: E402
+
+deepspeed_env.configure()  # before mmengine.runner imports DeepSpeed: op cache, CPU accelerator
+
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import mmcv_custom  # noqa: E402  (registers constructors, hook and log processor)
+import mmcv_custom.compat  # noqa: E402
 
 LAYER_DECAY_CONSTRUCTORS = ('CustomLayerDecayOptimizerConstructor',
                             'LearningRateDecayOptimizerConstructor')
@@ -259,16 +266,26 @@ def build_config_and_notes(args: argparse.Namespace):
     return cfg, notes
 
 
+def log_cpu_notes(runner, tool: str, notes: List[str]) -> None:
+    """Say in the log what was changed for CPU processes, and what MMEngine's "GPU number" counts
+    on a machine without CUDA (its processes: the world size)."""
+    if torch.cuda.is_available():
+        return
+    notes = list(notes) + [f'"GPU number: {runner.world_size}" above is MMEngine\'s count of '
+                           'processes (the world size); no CUDA device is used']
+    runner.logger.info(f'{tool}, CPU processes: ' + '; '.join(notes))
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
+    mmcv_custom.compat.install()
     cfg, notes = build_config_and_notes(args)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
-    if notes:
-        runner.logger.info('tools/train.py, CPU processes: ' + '; '.join(notes))
+    log_cpu_notes(runner, 'tools/train.py', notes)
     runner.train()
 
 

@@ -10,6 +10,7 @@ from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 from mmengine.registry import OPTIMIZERS
 from torch import nn
 
+from ..compat import install_training_fixes
 from ..engine import LayerDecayResult, ParamwiseSchema, build_layer_decay_groups, log_param_groups
 from ..engine.config import MissingKeyError, UnknownKeyError
 from ..engine.params import ModelParams
@@ -121,7 +122,10 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
         """Build the optim wrapper, then guard its optimizer: a resume whose param groups differ
         from the checkpoint's raises a ValueError naming them (``engine.resume_check``), and a
         ``ZeroRedundancyOptimizer`` keeps true ``param_names`` on every rank
-        (``engine.zero_groups``). An optimizer type no registry knows is a KeyError naming it."""
+        (``engine.zero_groups``). An optimizer type no registry knows is a KeyError naming it.
+        The fixes a training run needs from here on (safe checkpoint loading, FSDP resume) are
+        installed (``mmcv_custom.compat.install_training_fixes``)."""
+        install_training_fixes()
         optimizer_type = self.optimizer_cfg['type']
         if isinstance(optimizer_type, str):
             with OPTIMIZERS.switch_scope_and_registry(None) as registry:

@@ -1,5 +1,33 @@
-"""Training-time helpers for layer-decay runs: the lr hook and the log processor that prints it."""
-from .layer_decay_lr_hook import LayerDecayLrHook
-from .lr_log_processor import LayerDecayLogProcessor
+"""Training-time helpers for layer-decay runs: the lr hook and the log processor that prints it.
 
-__all__ = ['LayerDecayLrHook', 'LayerDecayLogProcessor']
+``LayerDecayLogProcessor`` subclasses MMEngine's ``LogProcessor``, whose package
+(``mmengine.runner``) imports DeepSpeed where it is installed (seconds, and a line on stdout), so
+its module is imported on first use: MMEngine's ``LOG_PROCESSORS`` holds
+:func:`build_layer_decay_log_processor` under the class's name (a config's
+``log_processor=dict(type='LayerDecayLogProcessor', ...)`` builds the class through it), and
+``mmcv_custom.hooks.LayerDecayLogProcessor`` imports the class when it is first read.
+"""
+from typing import Any
+
+from mmengine.registry import LOG_PROCESSORS
+
+from .layer_decay_lr_hook import LayerDecayLrHook
+
+__all__ = ['LayerDecayLrHook', 'LayerDecayLogProcessor', 'build_layer_decay_log_processor']
+
+
+def build_layer_decay_log_processor(**kwargs: Any) -> Any:
+    """A ``LayerDecayLogProcessor`` built with ``kwargs`` (``LogProcessor``'s arguments)."""
+    from .lr_log_processor import LayerDecayLogProcessor
+    return LayerDecayLogProcessor(**kwargs)
+
+
+LOG_PROCESSORS.register_module(name='LayerDecayLogProcessor',
+                               module=build_layer_decay_log_processor, force=True)
+
+
+def __getattr__(name: str) -> Any:
+    if name == 'LayerDecayLogProcessor':
+        from .lr_log_processor import LayerDecayLogProcessor
+        return LayerDecayLogProcessor
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -1,13 +1,16 @@
-"""``LayerDecayLogProcessor``: print ``lr_head`` / ``lr_embed`` in the format of ``lr``."""
+"""``LayerDecayLogProcessor``: print ``lr_head`` / ``lr_embed`` in the format of ``lr``.
+
+This module imports ``mmengine.runner`` (and with it DeepSpeed where installed), so it is imported
+only when the class is used: ``mmcv_custom.hooks`` registers a builder under the class's name in
+MMEngine's ``LOG_PROCESSORS`` and hands out the class on attribute access.
+"""
 from typing import Tuple
 
-from mmengine.registry import LOG_PROCESSORS
 from mmengine.runner import LogProcessor
 
 LR_KEYS = ('lr_head', 'lr_embed')
 
 
-@LOG_PROCESSORS.register_module()
 class LayerDecayLogProcessor(LogProcessor):
     """MMEngine's ``LogProcessor``, except that ``lr_head`` and ``lr_embed`` (written by
     :class:`~mmcv_custom.hooks.LayerDecayLrHook`) are printed in scientific notation like ``lr``.

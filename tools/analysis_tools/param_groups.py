@@ -23,10 +23,14 @@ import logging
 import resource
 import sys
 
-from mmengine.config import DictAction
-from mmengine.logging import MMLogger
+from mmcv_custom.compat import deepspeed_env
 
-from mmcv_custom.analysis.param_groups import DEFAULT_ITERS_PER_EPOCH, inspect_config
+deepspeed_env.configure()  # the models' packages import MMEngine's runner, which imports DeepSpeed
+
+from mmengine.config import DictAction  # noqa: E402
+from mmengine.logging import MMLogger  # noqa: E402
+
+from mmcv_custom.analysis.param_groups import DEFAULT_ITERS_PER_EPOCH, inspect_config  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

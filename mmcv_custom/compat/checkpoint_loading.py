@@ -6,8 +6,9 @@ and its checkpoints also hold a few other objects, so ``--resume`` (and ``load_f
 checkpoint) fails with ``_pickle.UnpicklingError: Weights only load failed``. Passing
 ``weights_only=False`` would let any checkpoint run arbitrary code when it is loaded.
 
-Importing ``mmcv_custom`` instead registers :func:`load_from_local` as MMEngine's loader for local
-paths (``CheckpointLoader.register_scheme(prefixes='', force=True)``). It still loads with
+:func:`install` instead registers :func:`load_from_local` as MMEngine's loader for local paths
+(``CheckpointLoader.register_scheme(prefixes='', force=True)``); see :mod:`mmcv_custom.compat` for
+when it is installed (never by ``import mmcv_custom`` alone). It still loads with
 ``weights_only=True`` and allows, for that one load (``torch.serialization.safe_globals``), exactly
 the extra types an MMEngine checkpoint contains (found by reading the pickles of single-process,
 2-process DDP, AMP and EMA runs of mmengine 0.10.7 with numpy 2):
@@ -169,6 +170,3 @@ def load_from_local(filename: str, map_location: Optional[Any] = None) -> Any:
 def install() -> None:
     """Make :func:`load_from_local` MMEngine's loader for local paths (idempotent)."""
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
-
-
-install()
