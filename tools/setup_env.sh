@@ -21,7 +21,10 @@ pins_digest() {
 
 check_env() {
     "$VENV/bin/python" - <<'PY'
+from mmcv_custom.compat import deepspeed_env
+deepspeed_env.configure()  # as the tools and tests do: no accelerator warning, the venv's op cache
 import mmcv, mmcv._ext, mmdet, mmseg, mmpretrain, mmengine, torch, mmcv_custom  # noqa: F401
+import mmpretrain.models, mmdet.models, mmseg.models, transformers  # noqa: F401
 import deepspeed, mmengine._strategy.deepspeed  # noqa: F401
 PY
 }

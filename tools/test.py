@@ -20,7 +20,8 @@ The arguments are those of mmseg's and mmdet's ``tools/test.py`` (OpenMMLab 2.x)
 The metrics are logged and written by MMEngine's ``LoggerHook`` to
 ``WORK_DIR/<timestamp>/<timestamp>.json`` (by rank 0). ``mmcv_custom`` is imported and its fixes
 installed first (``mmcv_custom.compat.install``), so checkpoints written by MMEngine load with
-torch's safe loading and several processes do not write that file at once.
+torch's safe loading and several processes do not write that file at once; the upstream
+deprecation notices no config can act on are silenced by name (``compat.known_warnings``).
 """
 import argparse
 import os
@@ -40,6 +41,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmcv_custom  # noqa: E402,F401  (registers constructors and schedulers)
 import mmcv_custom.compat  # noqa: E402
+from mmcv_custom.compat import known_warnings  # noqa: E402
 from train import log_cpu_notes, use_cpu_distributed  # noqa: E402  (tools/train.py)
 
 PICKLE_SUFFIXES = ('.pkl', '.pickle')
@@ -175,12 +177,14 @@ def main(argv=None) -> dict:
     """Build the runner from the config and run ``Runner.test()``; returns the metrics."""
     args = parse_args(argv)
     mmcv_custom.compat.install()
+    known_warnings.ignore_known()
     cfg = build_config(args)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
+    known_warnings.ignore_known(runner.logger)
     log_cpu_notes(runner, 'tools/test.py', [])
     if args.out is not None and framework(cfg) != 'mmseg':
         add_prediction_dump(runner, cfg, args.out)

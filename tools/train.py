@@ -9,7 +9,9 @@ What this adds to a plain ``Runner.from_cfg``:
 
 - ``mmcv_custom`` is imported, so its constructors and hooks resolve under every scope, and its
   fixes for upstream incompatibilities are installed (``mmcv_custom.compat.install``: safe
-  checkpoint loading, FSDP resume, the test metrics file written by rank 0 only).
+  checkpoint loading, FSDP resume, the test metrics file written by rank 0 only), and the
+  upstream deprecation notices no config can act on are silenced, by name
+  (``mmcv_custom.compat.known_warnings``); every other warning shows.
 - When ``optim_wrapper.constructor`` is one of mmcv_custom's layer-decay constructors, the
   ``LayerDecayLrHook`` is appended to ``custom_hooks`` (unless listed) and a plain
   ``LogProcessor`` becomes ``LayerDecayLogProcessor``: the log shows ``lr_head`` / ``lr_embed``
@@ -42,6 +44,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmcv_custom  # noqa: E402  (registers constructors, hook and log processor)
 import mmcv_custom.compat  # noqa: E402
+from mmcv_custom.compat import known_warnings  # noqa: E402
 
 LAYER_DECAY_CONSTRUCTORS = ('CustomLayerDecayOptimizerConstructor',
                             'LearningRateDecayOptimizerConstructor')
@@ -279,12 +282,14 @@ def log_cpu_notes(runner, tool: str, notes: List[str]) -> None:
 def main(argv=None) -> None:
     args = parse_args(argv)
     mmcv_custom.compat.install()
+    known_warnings.ignore_known()
     cfg, notes = build_config_and_notes(args)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
+    known_warnings.ignore_known(runner.logger)
     log_cpu_notes(runner, 'tools/train.py', notes)
     runner.train()
 
