@@ -6,11 +6,14 @@ registries (see ``mmcv_custom.registry``), and the ``LayerDecayLrHook``,
 ``LayerDecayLogProcessor``, ``PolyLRRatio`` and ``LrUpdaterLR`` helpers, the FSDP wrap policies of
 ``mmcv_custom.fsdp_wrap``, and installs two upstream fixes: the safe checkpoint loader
 (``mmcv_custom.checkpoint``) and MMEngine 0.10.7's FSDP optimizer-state loading under torch >= 2.1
-(``mmcv_custom.compat.mmengine_fsdp``). It needs only torch and MMEngine.
+(``mmcv_custom.compat.mmengine_fsdp``), and lets ``mmpretrain.models`` import beside transformers
+>= 4.52 (``mmcv_custom.compat.mmpretrain_multimodal``). It registers the ``InternViT`` backbone
+and ``InternVLFeaturePyramid`` neck (``mmcv_custom.models``). It needs only torch and MMEngine.
 """
 from . import fsdp_wrap  # noqa: F401  (registers the FSDP policies in MMEngine's FUNCTIONS)
+from . import models  # noqa: F401  (registers InternViT and InternVLFeaturePyramid)
 from .checkpoint import load_from_local
-from .compat import mmengine_fsdp
+from .compat import mmengine_fsdp, mmpretrain_multimodal
 from .constructors import (CustomLayerDecayOptimizerConstructor, LayerDecayOptimizerConstructor,
                            LearningRateDecayOptimizerConstructor)
 from .engine import ConfigKeyError, MissingKeyError, UnknownKeyError, summarize_groups
@@ -27,6 +30,7 @@ from .version import __version__
 register_constructors(CustomLayerDecayOptimizerConstructor, LearningRateDecayOptimizerConstructor,
                       LayerDecayOptimizerConstructor)
 mmengine_fsdp.install()
+mmpretrain_multimodal.install()  # before anything imports mmpretrain.models
 
 __all__ = [
     '__version__', 'CustomLayerDecayOptimizerConstructor', 'LearningRateDecayOptimizerConstructor',
