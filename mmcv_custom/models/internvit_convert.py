@@ -66,6 +66,8 @@ DROPPED_EXTRAS = {
                        'the backbone',
     'embeddings.mask_token': "transformers' masked-image-modelling token (use_mask_token); the "
                              'encoder does not use it for features',
+    'layernorm.': "transformers' final LayerNorm (use_mean_pooling=False); InternViT's features "
+                  'have none',
 }
 SHARD_INDEXES = ('model.safetensors.index.json', 'pytorch_model.bin.index.json')
 SINGLE_FILES = ('model.safetensors', 'pytorch_model.bin')
