@@ -122,9 +122,11 @@ def _load_torch_file(path: str, trust_pickle: bool) -> dict:
     except pickle.UnpicklingError as error:
         if trust_pickle:
             raise
+        found = re.search(r'Unsupported global: GLOBAL (\S+)', str(error))
+        what = found.group(1) if found else 'an object torch refuses'
         raise ValueError(
-            f'{path} holds pickled objects other than tensors, which torch.load refuses with '
-            f'weights_only=True ({error}). If you trust the file, pass --trust-pickle '
+            f'{path} holds pickled objects other than tensors ({what}), which torch.load refuses '
+            'with weights_only=True. If you trust the file, pass --trust-pickle '
             '(trust_pickle=True)') from error
 
 
