@@ -57,9 +57,12 @@ class InternVLFeaturePyramid(BaseModule):
             the transposed convs as InternVL does (normal, std ``sqrt(2 / (k * k * C))``, zero
             bias).
 
-    Input: a sequence of exactly 4 maps ``(B, C, H, W)``; output: a tuple of 4 float32 maps
-    ``(B, C, 4H, 4W)``, ``(B, C, 2H, 2W)``, ``(B, C, H, W)``, ``(B, C, H // 2, W // 2)``.
-    Raises ValueError for another number of inputs.
+    Input: a sequence of exactly 4 maps ``(B, C, H, W)`` (an InternViT gives float32); output: a
+    tuple of 4 maps ``(B, C, 4H, 4W)``, ``(B, C, 2H, 2W)``, ``(B, C, H, W)``,
+    ``(B, C, H // 2, W // 2)`` in the neck's parameter dtype: float32, or bf16 when an engine cast
+    the whole model (DeepSpeed's ``bf16``, FSDP's ``mixed_precision``), so the heads after it get
+    their own dtype. (InternVL keeps only its backbone in bf16 and casts these maps to float32
+    for float32 heads.) Raises ValueError for another number of inputs.
     """
 
     def __init__(self, in_channels: int = 3200, final_norm: bool = False,
@@ -92,5 +95,6 @@ class InternVLFeaturePyramid(BaseModule):
         if len(inputs) != 4:
             raise ValueError(f'InternVLFeaturePyramid takes 4 maps (the backbone\'s out_indices '
                              f'must name 4 blocks), got {len(inputs)}')
-        return tuple(branch(x).float().contiguous()
+        dtype = self.up2[0].weight.dtype
+        return tuple(branch(x.to(dtype)).contiguous()
                      for branch, x in zip((self.up1, self.up2, self.up3, self.up4), inputs))
