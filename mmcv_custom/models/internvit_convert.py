@@ -324,12 +324,13 @@ def _num_blocks(state: Mapping[str, torch.Tensor]) -> int:
     return max(indices) + 1 if indices else 0
 
 
-def infer_arch(state: Mapping[str, torch.Tensor]) -> Tuple[InternViTArch, int]:
+def infer_arch(state: Mapping[str, torch.Tensor],
+               num_heads: Optional[int] = None) -> Tuple[InternViTArch, int]:
     """``(arch, patch_size)`` read from InternVL-named tensors' shapes: width, blocks, MLP width,
     norm type (a ``norm1.bias`` means LayerNorm), QK-norm, qkv bias, pretraining grid. The number
-    of heads is not in the weights: it is taken from the preset of the same width (25 for 3200,
-    16 for 1024), else 1 (the conversion does not depend on it). Raises ValueError when the
-    embeddings are missing."""
+    of heads is not in the weights: ``num_heads`` when given (a Hugging Face ``config.json``),
+    else the preset's of the same width (25 for 3200, 16 for 1024), else 1 (the conversion does
+    not depend on it). Raises CheckpointKeyError when the embeddings are missing."""
     needed = ('cls_token', 'pos_embed', 'patch_embed.proj.weight', 'blocks.0.mlp.fc1.weight')
     missing = [key for key in needed if key not in state]
     if missing:
@@ -340,7 +341,7 @@ def infer_arch(state: Mapping[str, torch.Tensor]) -> Tuple[InternViTArch, int]:
     grid = math.isqrt(positions)
     if grid * grid != positions:
         raise CheckpointKeyError(f'pos_embed holds {positions} patch positions, not a square grid')
-    heads = next((a.num_heads for a in ARCHS.values() if a.embed_dims == width), 1)
+    heads = num_heads or next((a.num_heads for a in ARCHS.values() if a.embed_dims == width), 1)
     arch = InternViTArch(
         embed_dims=width, num_layers=_num_blocks(state), num_heads=heads,
         feedforward_channels=state['blocks.0.mlp.fc1.weight'].shape[0],
@@ -402,6 +403,20 @@ def _resolve_target(found: InternViTArch, arch: Union[None, str, Mapping, Intern
     return resolve_arch(arch, found.pretrain_img_size), name
 
 
+def _heads_from_config(src: PathLike) -> Optional[int]:
+    """``num_attention_heads`` of a Hugging Face folder's ``config.json`` (also under
+    ``vision_config``), if there is one."""
+    path = osp.join(os.fspath(src), 'config.json')
+    if not osp.isfile(path):
+        return None
+    with open(path) as file:
+        config = json.load(file)
+    for section in (config, config.get('vision_config') or {}):
+        if isinstance(section.get('num_attention_heads'), int):
+            return section['num_attention_heads']
+    return None
+
+
 def _truncate(state: Dict[str, torch.Tensor], keep: int) -> Dict[str, torch.Tensor]:
     out = {}
     for key, value in state.items():
@@ -449,8 +464,13 @@ def convert_internvit(src: PathLike, dst: Optional[PathLike] = None,
     layout = detect_layout(state)
     state, more = to_internvl_names(state, layout)
     notes += more
-    found, patch_size = infer_arch(state)
+    heads = _heads_from_config(src)
+    found, patch_size = infer_arch(state, heads)
     target, name = _resolve_target(found, arch)
+    if name is None and heads is None and not any(
+            preset.embed_dims == target.embed_dims for preset in ARCHS.values()):
+        notes.append('the number of heads is not stored in the weights and no config.json gives '
+                     f'it: set arch num_heads yourself (written as {target.num_heads})')
     blocks = found.num_layers
     if truncate_to is not None:
         if truncate_to != target.num_layers:
@@ -524,3 +544,7 @@ def load_backbone_checkpoint(model: nn.Module, path: PathLike, prefix: Optional[
         except CheckpointKeyError as error:
             raise CheckpointKeyError(f'{path}: {error}') from None
     model.load_state_dict(state, strict=True)
+    from mmengine.logging import MMLogger
+    MMLogger.get_current_instance().info(
+        f'InternViT: loaded all {len(state)} tensors of {path}'
+        + (f" (prefix {prefix!r})" if prefix else '') + ' (strict)')

@@ -65,7 +65,8 @@ def main(argv=None) -> int:
           f'{result.num_params:,} parameters, position embedding at '
           f'{result.arch.pretrain_img_size} px')
     print(f'wrote {args.dst} in {time.perf_counter() - start:.1f} s; use it as')
-    print(f"    backbone=dict(type='InternViT', arch={arch!r}, "
+    patch = f', patch_size={result.patch_size}' if result.patch_size != 14 else ''
+    print(f"    backbone=dict(type='InternViT', arch={arch!r}{patch}, "
           f'pretrain_img_size={result.arch.pretrain_img_size}, '
           f"init_cfg=dict(type='Pretrained', checkpoint={args.dst!r}))")
     return 0
