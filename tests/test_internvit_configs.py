@@ -90,6 +90,8 @@ def test_the_backbone_and_engine_are_internvls(stem):
         assert cfg.strategy['zero_optimization'] == dict(stage=1, reduce_bucket_size=5e8,
                                                          overlap_comm=True)
         assert cfg.strategy['bf16'] == dict(enabled=True)
+        assert cfg.strategy['config']['data_types'] == dict(buffer_dtype='bf16')
+        assert cfg.strategy['inputs_to_half'] == ['inputs']
 
 
 @pytest.mark.parametrize('stem', [stem for stem in RECIPES if stem.startswith('upernet')])

@@ -29,8 +29,10 @@ strategy = dict(
     bf16=dict(enabled=True),
     # the data preprocessor's float32 images are cast to the bf16 weights' dtype
     inputs_to_half=['inputs'],
-    # torch's AdamW from the constructor (DeepSpeed lists it as untested with ZeRO)
-    config=dict(zero_allow_untested_optimizer=True))
+    # torch's AdamW from the constructor (DeepSpeed lists it as untested with ZeRO); buffers in
+    # bf16 too (DeepSpeed 0.19.6 casts only the parameters, and BatchNorm refuses bf16 weights
+    # with fp32 running statistics; InternVL's DeepSpeed cast the whole module)
+    config=dict(zero_allow_untested_optimizer=True, data_types=dict(buffer_dtype='bf16')))
 optim_wrapper = dict(
     type='DeepSpeedOptimWrapper',
     optimizer=dict(type='AdamW', lr=4e-5, betas=(0.9, 0.999), weight_decay=0.05),
