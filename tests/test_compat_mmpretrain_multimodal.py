@@ -68,3 +68,21 @@ def test_install_is_idempotent_and_leaves_an_imported_module_alone(monkeypatch):
                                            if not isinstance(f, fix._MultimodalFinder)])
     monkeypatch.setitem(sys.modules, fix.TARGET, sys.modules.get(fix.TARGET, object()))
     assert fix.install() is False and not fix.installed()
+
+
+def test_every_config_imports_mmcv_custom_before_mmpretrain_models():
+    """A config read by mmseg's / mmdet's own tools imports its custom_imports in order; with
+    transformers installed, mmpretrain.models first would fail before the fix is installed."""
+    from pathlib import Path
+
+    from mmengine.config import Config
+    configs = sorted((Path(__file__).resolve().parents[1] / 'configs').rglob('*.py'))
+    checked = 0
+    for path in configs:
+        if '_base_' in path.parts:
+            continue
+        imports = list((Config.fromfile(str(path)).get('custom_imports') or {}).get('imports', []))
+        if 'mmpretrain.models' in imports:
+            assert imports.index('mmcv_custom') < imports.index('mmpretrain.models'), path.name
+            checked += 1
+    assert checked >= 5
