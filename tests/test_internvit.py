@@ -343,3 +343,29 @@ def test_bad_arguments_are_refused_with_the_setting_to_change(options, error, me
     with pytest.raises(error, match=message):
         model = InternViT(**options)
         model.init_weights()
+
+
+def test_another_class_of_the_same_name_is_not_registered_over_ours():
+    from mmcv_custom.models.registry import register_model
+
+    class InternViT(nn.Module):  # noqa: F811  (a different class of the same name)
+        pass
+
+    with pytest.raises(KeyError, match=r"'InternViT' is already registered in the 'mmengine' "
+                       r'MODELS registry by mmcv_custom.models.internvit.InternViT'):
+        register_model(InternViT)
+    assert ROOT_MODELS.get('InternViT') is internvit_module.InternViT
+
+
+def test_linear_probe_head_is_a_norm_and_a_classifier_in_its_own_dtype():
+    from mmcv_custom.models.seg_heads import LinearProbeHead
+    head = LinearProbeHead(in_channels=8, channels=8, num_classes=3, dropout_ratio=0.0,
+                           norm_cfg=dict(type='BN', requires_grad=True)).eval()
+    assert [name for name, _ in head.named_parameters()] == [
+        'conv_seg.weight', 'conv_seg.bias', 'norm.weight', 'norm.bias']
+    feature = torch.randn(2, 8, 5, 5)
+    out = head([feature])
+    assert torch.allclose(out, head.conv_seg(head.norm(feature)))
+    assert head.bfloat16()([feature]).dtype == torch.bfloat16  # float32 maps into a bf16 head
+    with pytest.raises(ValueError, match=r'channels \(4\) must equal in_channels \(8\)'):
+        LinearProbeHead(in_channels=8, channels=4, num_classes=3)

@@ -21,7 +21,7 @@ model = dict(
         channels=3200,
         dropout_ratio=0.0,
         num_classes=150,
-        probe_norm_cfg=dict(type='SyncBN', requires_grad=True),
+        norm_cfg=dict(type='SyncBN', requires_grad=True),
         align_corners=False,
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
     auxiliary_head=None)

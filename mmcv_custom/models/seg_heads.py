@@ -26,7 +26,7 @@ class LinearProbeHead(BaseDecodeHead):
     ``dropout_ratio``): InternVL's linear probe.
 
     Args:
-        probe_norm_cfg (dict): the norm before the classifier. Default
+        norm_cfg (dict, optional): the norm before the classifier (parameters ``norm.*``). Default
             ``dict(type='SyncBN', requires_grad=True)`` (InternVL's ``nn.SyncBatchNorm``); use
             ``'BN'`` on one process or the CPU.
         **kwargs: ``BaseDecodeHead``'s arguments; ``channels`` must equal ``in_channels`` (there
@@ -38,14 +38,13 @@ class LinearProbeHead(BaseDecodeHead):
     ValueError when ``channels != in_channels``.
     """
 
-    def __init__(self, probe_norm_cfg: Optional[dict] = None, **kwargs) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, norm_cfg: Optional[dict] = None, **kwargs) -> None:
+        norm_cfg = norm_cfg if norm_cfg is not None else dict(type='SyncBN', requires_grad=True)
+        super().__init__(norm_cfg=norm_cfg, **kwargs)
         if self.channels != self.in_channels:
             raise ValueError(f'LinearProbeHead has no conv before its classifier: channels '
                              f'({self.channels}) must equal in_channels ({self.in_channels})')
-        cfg = probe_norm_cfg if probe_norm_cfg is not None else dict(type='SyncBN',
-                                                                     requires_grad=True)
-        self.norm = build_norm_layer(cfg, self.channels)[1]
+        self.norm = build_norm_layer(norm_cfg, self.channels)[1]
 
     def forward(self, inputs: List[torch.Tensor]) -> torch.Tensor:
         x = self._transform_inputs(inputs)
