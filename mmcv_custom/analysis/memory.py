@@ -33,7 +33,7 @@ activation checkpointing), the gathered parameters of the FSDP unit or ZeRO-3 la
 communication buckets, autocast's weight copies, the CUDA context and the allocator's overhead.
 """
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from torch import nn
 
