@@ -12,7 +12,7 @@ _base_ = [
     './_base_/schedules/det_3x.py',
 ]
 # mmpretrain.models registers the ConvNeXt backbone used as 'mmpretrain.ConvNeXt'.
-custom_imports = dict(imports=['mmpretrain.models', 'mmcv_custom'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmcv_custom', 'mmpretrain.models'], allow_failed_imports=False)
 
 optim_wrapper = dict(
     type='AmpOptimWrapper',

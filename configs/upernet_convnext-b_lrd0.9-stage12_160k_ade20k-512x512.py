@@ -11,7 +11,7 @@ _base_ = [
     './_base_/schedules/seg_warmup1500_poly_160k.py',
 ]
 # mmpretrain.models registers the ConvNeXt backbone used as 'mmpretrain.ConvNeXt' below.
-custom_imports = dict(imports=['mmpretrain.models', 'mmcv_custom'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmcv_custom', 'mmpretrain.models'], allow_failed_imports=False)
 
 crop_size = (512, 512)
 norm_cfg = dict(type='SyncBN', requires_grad=True)

@@ -10,11 +10,14 @@ multimodal models (which cannot import with it) are left out so that ``mmpretrai
 ``mmdet.models`` and ``mmseg.models`` import (``mmcv_custom.compat.mmpretrain_multimodal``; it acts
 only when that module is imported). Nothing else changes in the process: the other fixes for
 upstream incompatibilities (``mmcv_custom.compat``) are installed where they are needed. It needs
-only torch and MMEngine.
+only torch and MMEngine. It also registers the ``InternViT`` backbone and the
+``InternVLFeaturePyramid`` neck (``mmcv_custom.models``).
 """
 from typing import Any
 
 from . import fsdp_wrap  # noqa: F401  (registers the FSDP policies in MMEngine's FUNCTIONS)
+from . import models  # noqa: F401  (registers InternViT and InternVLFeaturePyramid)
+from .compat import mmpretrain_multimodal
 from .constructors import (CustomLayerDecayOptimizerConstructor, LayerDecayOptimizerConstructor,
                            LearningRateDecayOptimizerConstructor)
 from .engine import ConfigKeyError, MissingKeyError, UnknownKeyError, summarize_groups
@@ -24,7 +27,6 @@ from .layer_ids import (RECIPES, ConvNeXtLayerIds, ConvNeXtStageIds, LayerDecayR
 from .lr_updater import LrUpdaterLR
 from .param_groups_internimage import build_internimage_optimizer, param_groups_internimage
 from .param_groups_lrd import param_groups_lrd
-from .compat import mmpretrain_multimodal
 from .registry import register_constructors
 from .schedulers import PolyLRRatio
 from .version import __version__

@@ -3,7 +3,7 @@
 # LearningRateDecayOptimizerConstructor (layer_wise, 6 layers, 0.95), on the CPU.
 #   make demo-det   (or: python tools/train.py configs/demo/<this file>)
 # Self-contained: needs mmdet and mmpretrain installed, no checkout of another project.
-custom_imports = dict(imports=['mmpretrain.models', 'mmcv_custom'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmcv_custom', 'mmpretrain.models'], allow_failed_imports=False)
 default_scope = 'mmdet'
 
 # ----- data: COCO json with polygon masks -----

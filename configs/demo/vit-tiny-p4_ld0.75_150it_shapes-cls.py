@@ -3,7 +3,7 @@
 # CustomLayerDecayOptimizerConstructor, on the CPU.
 #   make demo-cls   (or: python tools/train.py configs/demo/<this file>)
 # Self-contained: needs mmpretrain installed, no checkout of another project.
-custom_imports = dict(imports=['mmpretrain.models', 'mmcv_custom'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmcv_custom', 'mmpretrain.models'], allow_failed_imports=False)
 default_scope = 'mmpretrain'
 
 # ----- data: <split>/<class>/*.jpg -----

@@ -421,6 +421,8 @@ class Inspection:
     notes: List[str]
     seconds: Dict[str, float]
     files: Dict[str, Path]
+    #: ``mmcv_custom.analysis.memory.memory_report`` when asked for (``memory_gpus``), else None.
+    memory: Optional[dict] = None
 
 
 def default_out_dir(config: PathLike) -> Path:
@@ -430,8 +432,11 @@ def default_out_dir(config: PathLike) -> Path:
 
 def inspect_config(config: PathLike, out_dir: Optional[PathLike] = None, meta: bool = False,
                    cfg_options: Optional[Dict[str, Any]] = None,
-                   iters_per_epoch: Optional[int] = None, draw: bool = True) -> Inspection:
-    """Build the model and optimizer of ``config``, simulate its schedule, write the outputs."""
+                   iters_per_epoch: Optional[int] = None, draw: bool = True,
+                   memory_gpus: Optional[int] = None) -> Inspection:
+    """Build the model and optimizer of ``config``, simulate its schedule, write the outputs;
+    with ``memory_gpus``, also the per-GPU memory of each engine (``memory.json``,
+    :mod:`.memory`)."""
     from ..engine import format_table, group_records
 
     seconds: Dict[str, float] = {}
@@ -476,6 +481,10 @@ def inspect_config(config: PathLike, out_dir: Optional[PathLike] = None, meta: b
     }
     contents = {'param_groups.json': records, 'inspection.json': inspection,
                 'lr_schedule.json': schedule.to_json()}
+    memory = None
+    if memory_gpus is not None:
+        from .memory import memory_report
+        memory = contents['memory.json'] = memory_report(model, cfg, gpus=memory_gpus)
     files = {name: out / name for name in contents}
     for name, content in contents.items():
         files[name].write_text(json.dumps(content, indent=2))
@@ -488,7 +497,7 @@ def inspect_config(config: PathLike, out_dir: Optional[PathLike] = None, meta: b
     seconds['total'] = time.perf_counter() - start
     return Inspection(config=str(config), out_dir=out, device=device, num_params=num_params,
                       groups=records, table=format_table(groups), schedule=schedule,
-                      notes=notes, seconds=seconds, files=files)
+                      notes=notes, seconds=seconds, files=files, memory=memory)
 
 
 def _plain(value: Any) -> Any:

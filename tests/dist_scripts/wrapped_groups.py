@@ -172,17 +172,19 @@ def fsdp_step() -> dict:
 
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-FSDP_CONFIG = osp.join(ROOT, 'configs', 'upernet_internvit-6b_ld0.95_80k_ade20k-504x504_fsdp.py')
+FSDP_CONFIG = osp.join(ROOT, 'configs', 'internvit',
+                       'upernet_internvit-6b_ld0.95_80k_ade20k-504x504_fsdp.py')
 WIDTH = 16
 
 
 def small_fsdp_config():
-    """The FSDP config with every width 16 (depth, layout and strategy unchanged)."""
+    """The InternViT-6B FSDP config with every width 16 (depth, layout and strategy unchanged)."""
     from mmengine.config import Config
     cfg = Config.fromfile(FSDP_CONFIG)
     cfg.model.backbone.update(arch=dict(embed_dims=WIDTH, num_layers=48, num_heads=2,
-                                        feedforward_channels=2 * WIDTH), init_cfg=None)
-    cfg.model.neck.update(in_channels=[WIDTH] * 4, out_channels=WIDTH)
+                                        feedforward_channels=2 * WIDTH, norm_type='rms_norm',
+                                        qk_norm=True, qkv_bias=False), init_cfg=None)
+    cfg.model.neck.update(in_channels=WIDTH)
     cfg.model.decode_head.update(in_channels=[WIDTH] * 4, channels=WIDTH)
     cfg.model.auxiliary_head.update(in_channels=WIDTH, channels=WIDTH)
     return cfg

@@ -1,7 +1,7 @@
 """Inspect the layer-decay parameter groups of a config and simulate its learning-rate schedule.
 
     python tools/analysis_tools/param_groups.py CONFIG [--out-dir DIR] [--meta]
-        [--iters-per-epoch N] [--cfg-options KEY=VALUE ...]
+        [--memory [--gpus N]] [--iters-per-epoch N] [--cfg-options KEY=VALUE ...]
 
 Builds the config's model (on the ``meta`` device with ``--meta``: no memory, no weights) and its
 optimizer through the config's constructor, prints the per-group table and writes, to
@@ -17,6 +17,10 @@ optimizer through the config's constructor, prints the per-group table and write
   head over the whole training, from the config's own ``param_scheduler`` (simulated, no training).
   Epoch-based schedules use the train dataloader's length when its dataset can be built here,
   else ``--iters-per-epoch`` (default 1000).
+- with ``--memory``: ``memory.json`` and a printed table of the model's parameter count and the
+  per-GPU memory of weights, gradients and optimizer states under DDP + AmpOptimWrapper,
+  DeepSpeed ZeRO-1/2/3 and FSDP on ``--gpus`` GPUs (default 8), computed, not measured
+  (``mmcv_custom/analysis/memory.py`` states the formulas).
 """
 import argparse
 import logging
@@ -46,6 +50,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'dataloader length if its dataset exists, else '
                         f'{DEFAULT_ITERS_PER_EPOCH})')
     parser.add_argument('--no-figures', action='store_true', help='write the JSON files only')
+    parser.add_argument('--memory', action='store_true',
+                        help='also compute the per-GPU memory of weights, gradients and '
+                        'optimizer states for each engine (memory.json)')
+    parser.add_argument('--gpus', type=int, default=8,
+                        help='number of GPUs for --memory (default 8, as InternVL trains)')
     parser.add_argument('--verbose', action='store_true',
                         help="also show the constructor's own INFO report")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -62,12 +71,16 @@ def main(argv=None) -> int:
     try:
         result = inspect_config(args.config, out_dir=args.out_dir, meta=args.meta,
                                 cfg_options=args.cfg_options,
-                                iters_per_epoch=args.iters_per_epoch, draw=not args.no_figures)
+                                iters_per_epoch=args.iters_per_epoch, draw=not args.no_figures,
+                                memory_gpus=args.gpus if args.memory else None)
     finally:
         logger.setLevel(level)
     print(result.table)
     for note in result.notes:
         print(f'note: {note}')
+    if result.memory is not None:
+        from mmcv_custom.analysis.memory import format_memory
+        print(format_memory(result.memory))
     schedule = result.schedule
     print(f'{len(result.groups)} groups, {result.num_params:,} parameters on {result.device}; '
           f'schedule simulated over {schedule.total_iters} iterations'
