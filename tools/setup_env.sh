@@ -66,7 +66,7 @@ step "build tools"
 "${PIP[@]}" install -r requirements/torch.txt
 step "torch"
 echo "setup_env: building mmcv with its C++ ops unless pip has the wheel cached" \
-    "(15-35 minutes on 2 cores, see the README's Set-up time)"
+    "(about 6 minutes on a quiet 2-core machine; see the README's Set-up and test times)"
 # -g0: no debug info in the ops (Python's own CFLAGS carry -g); smaller objects, faster links.
 MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} CFLAGS="${CFLAGS:-} -g0" \
     "${PIP[@]}" install --no-build-isolation -r requirements/mmcv.txt -c requirements/runtime.txt
