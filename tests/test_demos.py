@@ -306,3 +306,17 @@ def test_seg_baseline_is_the_majority_class_miou(tmp_path):
     # class 0 everywhere: IoU(0) = 13 / 15, IoU(1) = 0, over the 2 classes present.
     assert miou == pytest.approx(13 / 15 / 2 * 100)
     assert 'class 0' in how
+
+
+@pytest.mark.parametrize('constructor', [
+    'CustomLayerDecayOptimizerConstructor', 'LearningRateDecayOptimizerConstructor',
+    'LayerDecayOptimizerConstructor', 'mmcv_custom.LayerDecayOptimizerConstructor'])
+def test_train_adds_layer_decay_logging_for_every_layer_decay_constructor(constructor):
+    """BEiT, ViT-Adapter, EVA and ViTDet configs use LayerDecayOptimizerConstructor."""
+    from mmengine.config import Config
+    tool = load_train_module()
+    cfg = Config(dict(optim_wrapper=dict(constructor=constructor), custom_hooks=[],
+                      log_processor=dict(type='LogProcessor')))
+    assert tool.add_layer_decay_logging(cfg)
+    assert [hook['type'] for hook in cfg.custom_hooks] == ['LayerDecayLrHook']
+    assert cfg.log_processor.type == 'LayerDecayLogProcessor'

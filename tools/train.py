@@ -35,9 +35,10 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # a checkout, not installed
 import mmcv_custom  # noqa: E402,F401  (registers constructors, hook and log processor)
+from mmcv_custom.registry import OPTIM_WRAPPER_CONSTRUCTORS  # noqa: E402
 
-LAYER_DECAY_CONSTRUCTORS = ('CustomLayerDecayOptimizerConstructor',
-                            'LearningRateDecayOptimizerConstructor')
+#: The layer-decay constructors: every class registered in mmcv_custom's own registry.
+LAYER_DECAY_CONSTRUCTORS = tuple(OPTIM_WRAPPER_CONSTRUCTORS.module_dict)
 HOOK_TYPE = 'LayerDecayLrHook'
 #: The large-model strategies of MMEngine's FlexibleRunner this script prepares for the CPU.
 CPU_STRATEGIES = ('FSDPStrategy', 'DeepSpeedStrategy', 'DDPStrategy')

@@ -16,7 +16,7 @@ from ..engine.params import ModelParams
 from ..engine.resume_check import install_resume_check
 from ..engine.zero_groups import keep_zero_param_names
 from ..layer_ids import (RECIPE_KEYS, RECIPES, LayerDecayRecipe, LayerIdRule, ModelLayerDepth,
-                         find_layer_depth_fn, no_weight_decay_names, select_rule)
+                         compile_recipe, head_layer_id, find_layer_depth_fn, no_weight_decay_names, select_rule)
 from ..layer_ids.select import UnrecognisedLayoutError
 from ..layer_ids.model_facts import backbone_module, model_backbone_prefix
 from ..registry import scope_override_note
@@ -86,6 +86,40 @@ RECIPE_KEY_HOMES: Dict[str, str] = {
           "It belongs to constructor='LearningRateDecayOptimizerConstructor' with "
           "decay_type='vit_wise'. ")
     for key in RECIPE_KEYS}
+
+
+def lowest_lr_scale(cls: Optional[type], paramwise_cfg: Mapping[str, Any]) -> Optional[float]:
+    """The lowest ``lr / base_lr`` a parameter can get from constructor class ``cls`` with
+    ``paramwise_cfg`` (MMEngine's own multipliers alone when ``cls`` is None): the embeddings'
+    scale under each recipe the config can choose, times the smallest recipe and MMEngine lr
+    multiplier. None when ``num_layers`` is left to the model. KeyError / TypeError / ValueError
+    when ``cls`` refuses ``paramwise_cfg``."""
+    multipliers = [options['lr_mult'] for options in
+                   (paramwise_cfg.get('custom_keys') or {}).values()
+                   if isinstance(options, Mapping) and 'lr_mult' in options]
+    multipliers += [paramwise_cfg[key] for key in ('bias_lr_mult', 'dcn_offset_lr_mult')
+                    if paramwise_cfg.get(key) is not None]
+    smallest = min([1.0] + [float(m) for m in multipliers])
+    if cls is None:
+        return smallest
+    constructor = cls(dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=1.0)),
+                      dict(paramwise_cfg))
+    settings = constructor.settings
+    layers = settings['num_layers']
+    if layers is None:
+        return None
+    if settings['layer_ids_from_model']:
+        return constructor.rate ** head_layer_id(layers) * smallest
+    options = {key: settings[key] for key in RECIPE_KEYS}
+    lowest = []
+    for name in constructor.recipe_names_possible():
+        rule = compile_recipe(RECIPES[name], options=options)
+        factors = [1.0] + [
+            options[m.factor_key] if m.factor_key and options.get(m.factor_key) is not None
+            else m.factor for m in rule.recipe.multipliers
+            if m.enabled_by is None or options.get(m.enabled_by)]
+        lowest.append(rule.layer_scale(constructor.rate, 0, layers) * min(factors))
+    return min(lowest) * smallest
 
 
 class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
@@ -269,6 +303,14 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
             title += (f'\nrecipe {recipe.name} ({recipe.source}); backbone prefix '
                       f"{result.rule.prefix!r}{f'; depths={list(depths)}' if depths else ''}")
         notes = list(result.notes)
+        if recipe is not None and recipe.name == 'internvl':
+            names = [name for group in result.groups for name in group['param_names']]
+            if compile_recipe(RECIPES['internimage_seg'], result.rule.prefix).recognizes(names):
+                notes.append(
+                    "the names show InternImage's levels.S.blocks.B, which InternVL's reading "
+                    "(recipe internvl) reads as layers.S, one id per level; InternImage's per-block "
+                    "reading needs one of its keys (depths, offset_lr_scale, backbone_small_lr, "
+                    'dino_head)')
         override = scope_override_note()
         if override:
             notes.append(override)

@@ -19,11 +19,13 @@ class CustomLayerDecayOptimizerConstructor(LayerDecayConstructorBase):
     The embeddings get the smallest learning rate, block ``i`` a larger one, the heads the full
     one. With ``L = num_layers`` and ``rate = layer_decay_rate``, a parameter with layer id ``k``
     gets ``lr = base_lr * rate ** (L + 1 - k) [* recipe multiplier] [* lr_mult]``. The ids come
-    from the first of these recipes (``mmcv_custom.layer_ids.recipes``) that recognises the names:
+    from a recipe (``mmcv_custom.layer_ids.recipes``) chosen from the keys the config gives, as
+    the published configs do:
 
     - ``internimage_seg`` / ``internimage_det`` (OpenGVLab/InternImage ``segmentation/`` and
-      ``detection/mmcv_custom/custom_layer_decay_optimizer_constructor.py``), chosen when the config
-      sets InternImage's keys or the names show ``levels.S.blocks.B``. Block ``B`` of level ``S``
+      ``detection/mmcv_custom/custom_layer_decay_optimizer_constructor.py``) when the config sets
+      one of InternImage's keys (``depths``, ``offset_lr_scale``, ``backbone_small_lr``,
+      ``dino_head``). Block ``B`` of level ``S``
       has id ``B + 1 + sum(depths[:S])``; a level's ``downsample`` / ``norm`` ``1 +
       sum(depths[:S + 1])`` (the last level takes the previous level's value, as the published
       models were trained); ``patch_embed`` and any ``level_embeds`` 0. Weight decay is also 0 for
@@ -32,6 +34,7 @@ class CustomLayerDecayOptimizerConstructor(LayerDecayConstructorBase):
       reading (Mask2Former's decode-head embeddings and ``cb_modules.0.patch_embed`` at 0,
       ``offset_lr_scale`` on backbone offsets only), any other the detection reading
       (``offset_lr_scale`` on every ``sampling_offsets`` / ``reference_points``).
+    - otherwise the first of these that recognises the names:
     - ``swin`` (mmpretrain ``SwinTransformer.get_layer_depth``): ``stages.S.blocks.B`` ->
       ``B + 1 + sum(depths[:S])``, ``stages.S.downsample`` -> the last block of stage ``S``,
       ``patch_embed`` 0; ``depths`` read from the names.
@@ -39,7 +42,8 @@ class CustomLayerDecayOptimizerConstructor(LayerDecayConstructorBase):
       ``mask_token``, ``pos_embed``, ``register_tokens`` (DINOv2), ``visual_embed`` and everything
       under ``patch_embed`` / ``visual_embed`` have id 0; ``blocks.i.*`` and ``layers.i.*`` id
       ``i + 1`` (CBNet's ``cb_modules.0.`` / ``cb_modules.1.`` copies share the plain names' ids;
-      ``levels.i`` is read as ``layers.i``); Mask2Former's
+      ``levels.i`` is read as ``layers.i``, one id per level, as InternVL does: InternImage's
+      per-block reading needs its keys, and the report says so); Mask2Former's
       ``decode_head.{query_embed, query_feat, level_embed, cls_embed, mask_embed}`` 0 (as
       ViT-Adapter, InternImage and EVA train them); everything else (final norm, neck, heads) the
       head id ``L + 1``.
@@ -116,12 +120,12 @@ class CustomLayerDecayOptimizerConstructor(LayerDecayConstructorBase):
     def candidate_recipes(self, model: nn.Module,
                           model_params: ModelParams) -> Sequence[LayerDecayRecipe]:
         """InternImage (segmentation reading when the model has a ``decode_head``, detection
-        otherwise) when its keys are set or its ``levels.S.blocks.B`` names are seen, then Swin's
-        ``stages.S.blocks.B``, then InternVL's ViT reading."""
-        internimage = INTERNIMAGE_SEG if hasattr(model, 'decode_head') else INTERNIMAGE_DET
+        otherwise) when the config sets one of its keys, as InternImage's configs do; otherwise
+        Swin's ``stages.S.blocks.B``, then InternVL's reading (which reads ``levels.N`` as
+        ``layers.N``, one id per level, as InternVL does)."""
         if self.given_recipe_keys():
-            return (internimage,)
-        return (internimage, SWIN, INTERNVL)
+            return (INTERNIMAGE_SEG if hasattr(model, 'decode_head') else INTERNIMAGE_DET,)
+        return (SWIN, INTERNVL)
 
     def unrecognised_layout_message(self, model: nn.Module,
                                     error: UnrecognisedLayoutError) -> str:

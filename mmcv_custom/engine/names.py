@@ -31,6 +31,9 @@ __all__ = ['WRAPPER_SEGMENTS', 'WRAPPED_CHILD', 'is_inserted_segment', 'child_pa
 WRAPPER_SEGMENTS = frozenset({'_fsdp_wrapped_module', '_checkpoint_wrapped_module', '_orig_mod'})
 #: The child under which DDP-like model wrappers hold the wrapped module.
 WRAPPED_CHILD = 'module'
+# collect_params skips the canonical-path work for module paths without 'mod' (its fast path).
+assert all('mod' in segment for segment in WRAPPER_SEGMENTS | {WRAPPED_CHILD}), \
+    'every segment a wrapper inserts must contain "mod" (engine.params relies on it)'
 
 
 def _is_model_wrapper(module: nn.Module) -> bool:

@@ -43,10 +43,11 @@ def _any_line(regexes: Sequence[str]) -> Optional[Pattern]:
     """One regex that finds, in ``'\\n' + text`` (a newline-joined text), a line matching any of
     ``regexes`` at its start (named groups dropped, so that they may repeat). The leading newline
     is a literal the regex engine scans for quickly, where ``^`` with ``re.MULTILINE`` tries
-    every position."""
+    every position. ``re.MULTILINE``: ``$`` ends a name, not the text."""
     if not regexes:
         return None
-    return re.compile('\n(?:' + '|'.join(f'(?:{_line_regex(r)})' for r in regexes) + ')')
+    return re.compile('\n(?:' + '|'.join(f'(?:{_line_regex(r)})' for r in regexes) + ')',
+                      re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def _compile(recipe: LayerDecayRecipe) -> _Compiled:
     return _Compiled(
         aliases=tuple((re.compile(regex), new) for regex, new in recipe.name_aliases),
         any_alias=_any_of([regex for regex, _ in recipe.name_aliases]),
-        refused=tuple((re.compile('\n(?:' + _line_regex(regex) + ')'), why)
+        refused=tuple((re.compile('\n(?:' + _line_regex(regex) + ')', re.MULTILINE), why)
                       for regex, why in recipe.refused),
         block_lines=tuple((block.formula, re.compile('^(?:' + _within_line(block.regex) + ')',
                                                      re.MULTILINE))

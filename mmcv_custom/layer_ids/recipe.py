@@ -18,8 +18,9 @@ This is the shape of timm's ``group_matcher`` (regexes handed to one mechanism),
 the published mmcv-style recipes need; :mod:`.compiled` is the one mechanism that compiles a
 recipe, and :mod:`.recipes` holds the published ones with their sources.
 """
+import re
 from dataclasses import dataclass
-from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple
 
 #: The keys a pattern's named groups may use: ``stage`` (a stage / level index) and ``block``.
 GROUP_NAMES = ('stage', 'block')
@@ -106,6 +107,29 @@ ID_FORMULAS: Dict[str, IdFormula] = {
 
 #: How a recipe reads the model's depth from its names.
 DEPTH_RULES = ('max_block', 'stage_depths', 'convnext')
+
+
+#: Regex constructs that can match a newline, found outside escapes: a negated class (``[^.]`` and
+#: classes that exclude ``\n`` are safe), ``\s`` / ``\W`` / ``\D`` (also inside a class) and
+#: the DOTALL flag.
+_CONSTRUCT = re.compile(r'\\[sWD]|\\.|\[\^((?:\\.|[^\]\\])*)\]|\(\?[a-zA-Z]*s[a-zA-Z]*[:)]')
+
+
+def crossing_construct(regex: str) -> Optional[str]:
+    """The first construct of ``regex`` that can match a newline, or None.
+
+    The mechanism (``compiled``) searches a recipe's patterns over the newline-joined parameter
+    names at once, which is exact only while a match stays inside one name.
+    """
+    for match in _CONSTRUCT.finditer(regex):
+        text = match.group(0)
+        if text.startswith('\\') and text[1] not in 'sWD':
+            continue  # another escape
+        body = match.group(1)
+        if body is not None and (body == '.' or '\\n' in body):
+            continue  # [^.] (rewritten to [^.\n] by the mechanism) or a class excluding \n
+        return text
+    return None
 
 
 @dataclass(frozen=True)
@@ -210,6 +234,24 @@ class LayerDecayRecipe:
         if self.depth_rule not in DEPTH_RULES:
             raise ValueError(f'recipe {self.name!r}: depth_rule must be one of {DEPTH_RULES}, '
                              f'got {self.depth_rule!r}')
+        for regex in self.patterns():
+            construct = crossing_construct(regex)
+            if construct is not None:
+                raise ValueError(
+                    f'recipe {self.name!r}: pattern {regex!r} uses {construct}, which can match '
+                    'across parameter names (the names are searched joined by newlines); write '
+                    "[^.] for 'not a dot', or list the characters allowed")
+
+    def patterns(self) -> Iterator[str]:
+        """Every regex of the recipe."""
+        yield from self.embeddings
+        yield from (block.regex for block in self.blocks)
+        yield from (regex for regex, _ in self.name_aliases)
+        yield from (regex for regex, _ in self.refused)
+        yield from self.model_embeddings
+        yield from self.head_embeddings
+        yield from self.weight_decay.backbone_patterns
+        yield from (regex for multiplier in self.multipliers for regex in multiplier.patterns)
 
 
 def describe(recipes: Sequence[LayerDecayRecipe]) -> str:

@@ -20,17 +20,26 @@ VIT_TOKENS = r'(?:cls_token|mask_token|pos_embed|register_tokens|reg_token|visua
 MASK2FORMER_EMBEDDINGS = (r'decode_head\.(?:mask_embed|cls_embed|level_embed|query_embed|'
                           r'query_feat)(?:\.|$)',)
 VIT_BLOCKS = (BlockPattern(r'(?:blocks|layers)\.(?P<block>\d+)(?:\.|$)', 'plain'),)
+#: Blocks numbered per stage, which a ViT reading would give one id per stage.
+STAGE_BLOCKS_REFUSED = (
+    r'(?:levels|layers|stages)\.\d+\.blocks\.\d+(?:\.|$)',
+    'blocks numbered per stage (InternImage levels.S.blocks.B, Swin layers.S.blocks.B): a ViT '
+    'reading would give each stage one id. For InternImage (and Swin with layers.S.blocks.B) use '
+    "constructor='CustomLayerDecayOptimizerConstructor' with InternImage's keys (its rule, depths "
+    "read from the names or given); for Swin with stages.S.blocks.B, decay_type='layer_wise'")
+#: Swin's stage-numbered blocks, which InternVL's reading (stage-wise for levels.N / layers.N,
+#: as published) does not read.
+SWIN_BLOCKS_REFUSED = (
+    r'stages\.\d+\.blocks\.\d+(?:\.|$)',
+    'Swin blocks numbered per stage (stages.S.blocks.B): a ViT reading would give them the head '
+    "id. Leave paramwise_cfg.recipe unset (Swin's rule is chosen from the names), or use "
+    "constructor='LearningRateDecayOptimizerConstructor' with decay_type='layer_wise'")
+CHUNKED_REFUSED = (
+    r'blocks\.\d+\.\d+(?:\.|$)',
+    'chunked blocks (blocks.C.B: DINOv2 with block_chunks > 0): a ViT reading would give each '
+    'chunk one id. Build the backbone with block_chunks=0')
 #: Layouts a ViT reading must not read: it would give a whole stage, or a chunk of blocks, one id.
-VIT_REFUSED = (
-    (r'(?:levels|layers|stages)\.\d+\.blocks\.\d+(?:\.|$)',
-     'blocks numbered per stage (InternImage levels.S.blocks.B, Swin layers.S.blocks.B): a ViT '
-     'reading would give each stage one id. For InternImage (and Swin with layers.S.blocks.B) use '
-     "constructor='CustomLayerDecayOptimizerConstructor' (InternImage's rule, depths read from "
-     "the names or given); for Swin with stages.S.blocks.B, decay_type='layer_wise'"),
-    (r'blocks\.\d+\.\d+(?:\.|$)',
-     'chunked blocks (blocks.C.B: DINOv2 with block_chunks > 0): a ViT reading would give each '
-     'chunk one id. Build the backbone with block_chunks=0'),
-)
+VIT_REFUSED = (STAGE_BLOCKS_REFUSED, CHUNKED_REFUSED)
 #: CBNet's copies of the backbone share the ids of the plain names.
 CBNET_COPIES = (r'cb_modules\.\d+\.', '')
 VIT_LAYOUT = ('<prefix>layers.N.* or <prefix>blocks.N.*, with patch_embed / cls_token / '
@@ -43,9 +52,10 @@ INTERNVL = LayerDecayRecipe(
     layout=VIT_LAYOUT,
     embeddings=(VIT_TOKENS, r'patch_embed', r'visual_embed'),
     blocks=VIT_BLOCKS,
-    # CBNet's copies share the ids of the plain names; InternVL reads levels.N as layers.N.
+    # CBNet's copies share the ids of the plain names; InternVL reads levels.N as layers.N (one
+    # id per level: InternImage's per-block rule is recipe internimage_*, chosen by its keys).
     name_aliases=(CBNET_COPIES, (r'levels\.', 'layers.')),
-    refused=VIT_REFUSED,
+    refused=(SWIN_BLOCKS_REFUSED, CHUNKED_REFUSED),
     head_embeddings=MASK2FORMER_EMBEDDINGS)
 
 BEIT = LayerDecayRecipe(
@@ -62,7 +72,7 @@ BEIT = LayerDecayRecipe(
 #: InternVL's reading under the name mmseg / mmdet give it (the rule of their ViT branch, which
 #: knows only layers.N, extended to blocks.N and the InternViT names).
 VIT = replace(
-    INTERNVL, name='vit',
+    INTERNVL, name='vit', refused=VIT_REFUSED,
     source="mmseg/mmdet LearningRateDecayOptimizerConstructor ('layer_wise_vit'), extended to "
            'blocks.N and the InternViT names')
 

@@ -132,12 +132,15 @@ def read_lr_config(lr_config: Mapping, run: RunLength) -> LrSetting:
 
 def lowest_initial_lr(optimizer: Mapping,
                       paramwise_cfg: Optional[Mapping]) -> Tuple[Optional[float], str]:
-    """The lowest initial group lr ``paramwise_cfg`` can give (a bound), and how it was found.
+    """The lowest initial group lr ``paramwise_cfg`` can give (a lower bound), and how it was
+    found.
 
-    ``optimizer.lr`` times the layer decay of the embeddings (``rate ** (num_layers + 1)``, the
-    lowest layer id of both constructors' formula) times the smallest lr multiplier below 1
-    (``custom_keys`` ``lr_mult``, ``bias_lr_mult``, ``dcn_offset_lr_mult``, InternImage's
-    ``offset_lr_scale``). None when ``num_layers`` is left to be read from the model.
+    For mmcv_custom's constructors (``optimizer.constructor``, or each of them that accepts
+    ``paramwise_cfg`` when none is named) the recipes the config can choose are asked: the lr of
+    the embeddings (layer id 0) under each recipe's formula, times the smallest recipe multiplier
+    and MMEngine lr multiplier that can apply. Without a layer-decay rate the groups start at
+    ``optimizer.lr`` times MMEngine's multipliers. None (with the reason) when the bound cannot
+    be known: ``num_layers`` left to the model, or a constructor mmcv_custom does not know.
 
     Raises:
         MigrationError: ``optimizer`` has no ``lr``.
@@ -148,19 +151,33 @@ def lowest_initial_lr(optimizer: Mapping,
     base = float(optimizer['lr'])
     if not paramwise_cfg:
         return base, 'without paramwise_cfg every group starts at optimizer.lr'
-    scale = 1.0
-    rate = paramwise_cfg.get('layer_decay_rate', paramwise_cfg.get('decay_rate'))
-    if rate is not None and rate != 1:
-        layers = paramwise_cfg.get('num_layers')
-        if layers is None:
-            return None, 'paramwise_cfg leaves num_layers to the model'
-        scale *= float(rate) ** (int(layers) + 1)
-    multipliers = [value.get('lr_mult') for value in
-                   (paramwise_cfg.get('custom_keys') or {}).values() if isinstance(value, Mapping)]
-    multipliers += [paramwise_cfg.get(key) for key in
-                    ('bias_lr_mult', 'dcn_offset_lr_mult', 'offset_lr_scale')]
-    smallest = min([m for m in multipliers if m is not None and m < 1], default=1.0)
-    return base * scale * smallest, 'from optimizer.lr and paramwise_cfg'
+    from ..constructors.base import lowest_lr_scale
+    from ..registry import OPTIM_WRAPPER_CONSTRUCTORS
+    ours = OPTIM_WRAPPER_CONSTRUCTORS.module_dict
+    named = optimizer.get('constructor')
+    name = named.rsplit('.', 1)[-1] if isinstance(named, str) else None
+    if named is not None and name not in ours and name != 'DefaultOptimWrapperConstructor':
+        return None, (f'the lowest initial lr is unknown (constructor {named!r} is not one of '
+                      "mmcv_custom's)")
+    if name in ours:
+        classes = [ours[name]]
+    elif any(key in paramwise_cfg for key in ('layer_decay_rate', 'decay_rate')):
+        classes = list(ours.values())
+    else:
+        classes = []
+    if not classes:
+        return base * lowest_lr_scale(None, paramwise_cfg), 'from optimizer.lr and paramwise_cfg'
+    scales, refusals = [], []
+    for cls in classes:
+        try:
+            scales.append(lowest_lr_scale(cls, paramwise_cfg))
+        except (KeyError, TypeError, ValueError) as error:
+            refusals.append(str(error))
+    if not scales:
+        return None, f'the lowest initial lr is unknown ({refusals[0]})'
+    if None in scales:
+        return None, 'paramwise_cfg leaves num_layers to the model'
+    return base * min(scales), 'from optimizer.lr and paramwise_cfg'
 
 
 def _floor(setting: LrSetting, optimizer: Mapping, paramwise_cfg: Optional[Mapping],
