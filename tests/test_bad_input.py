@@ -4,7 +4,7 @@ import pytest
 from mmengine.optim import build_optim_wrapper
 from torch import nn
 
-from mmcv_custom.engine.config import MissingKeyError, UnknownKeyError
+from mmcv_custom import MissingKeyError, UnknownKeyError
 from toy_models import TimmViT, toy_vit_segmentor
 
 CL, LR = 'CustomLayerDecayOptimizerConstructor', 'LearningRateDecayOptimizerConstructor'

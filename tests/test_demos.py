@@ -15,8 +15,8 @@ from mmengine.logging import MessageHub, MMLogger
 from mmengine.optim import build_optim_wrapper
 
 from mmcv_custom import LayerDecayLrHook
-from mmcv_custom.engine import group_records
-from mmcv_custom.hooks.layer_decay_lr_hook import head_and_embed_groups
+from mmcv_custom import group_records
+from mmcv_custom.hooks._lr_hook import head_and_embed_groups
 from toy_models import toy_vit_segmentor
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -27,7 +27,7 @@ DEMOS = {
     'cls': 'configs/demo/vit-tiny-p4_ld0.75_150it_shapes-cls.py',
 }
 ITERS = 4
-#: The fields of every group in param_groups.json (``mmcv_custom.engine.group_records``).
+#: The fields of every group in param_groups.json (``mmcv_custom.group_records``).
 RECORD_KEYS = {'param_names', 'lr_scale', 'lr', 'weight_decay', 'layer_id', 'num_tensors',
                'num_params'}
 

@@ -512,8 +512,8 @@ def test_no_name_matches_two_block_patterns_of_a_recipe():
     because a recipe's block patterns never overlap."""
     import re
 
-    from mmcv_custom.layer_ids import RECIPES
-    from mmcv_custom.layer_ids.compiled import compile_recipe
+    from mmcv_custom import RECIPES
+    from mmcv_custom.recipes._rule import compile_recipe
     models = [InternImageUperNet(), InternImageDINO(), ViTDetMaskRCNN(), StreamPETRLike(),
               toy_vit_segmentor(), swin_with_head('mmseg')]
     for recipe in RECIPES.values():
@@ -701,7 +701,7 @@ def test_a_recipe_pattern_that_could_match_across_names_is_refused(regex, constr
     """The mechanism searches the newline-joined names at once, which is exact only for patterns
     that never match a newline: a negated class such as [^_] (except [^.]), \\s, \\W, \\D or
     DOTALL would read one name into the next."""
-    from mmcv_custom.layer_ids.recipe import BlockPattern, LayerDecayRecipe
+    from mmcv_custom import BlockPattern, LayerDecayRecipe
     with pytest.raises(ValueError, match=rf"recipe 'broken': pattern .* uses {construct}, which "
                        r'can match across parameter names'):
         LayerDecayRecipe(name='broken', family='vit', source='a test', layout='layers.N',
@@ -723,5 +723,5 @@ def test_a_token_embedding_is_found_in_any_line_of_the_names():
 
 def test_every_wrapper_segment_contains_mod():
     """``collect_params`` skips the canonical-path work for module paths without 'mod'."""
-    from mmcv_custom.engine.names import WRAPPED_CHILD, WRAPPER_SEGMENTS
+    from mmcv_custom.layer_decay._names import WRAPPED_CHILD, WRAPPER_SEGMENTS
     assert all('mod' in segment for segment in WRAPPER_SEGMENTS | {WRAPPED_CHILD})

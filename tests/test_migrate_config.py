@@ -32,10 +32,10 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 
-from mmcv_custom.analysis.param_groups import simulate_lr_schedule
+from mmcv_custom.analysis import simulate_lr_schedule
 from mmcv_custom.migrate import (MigrationError, as_config, migrate_config,
                                  render_migration)
-from mmcv_custom.migrate.schedule import RunLength, convert_lr_config
+from mmcv_custom.migrate._schedule import RunLength, convert_lr_config
 from field_models import InternImageDINO, InternImageUperNet
 from helpers import lr_wd_by_name
 from test_field_recipes import internimage_expected

@@ -26,7 +26,7 @@ import sys
 from mmengine.config import DictAction
 from mmengine.logging import MMLogger
 
-from mmcv_custom.analysis.param_groups import DEFAULT_ITERS_PER_EPOCH, inspect_config
+from mmcv_custom.analysis import DEFAULT_ITERS_PER_EPOCH, inspect_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:

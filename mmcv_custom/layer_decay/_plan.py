@@ -1,0 +1,309 @@
+"""The layer-decay plan of one model: made once from the settings and the model, then asked, for
+each parameter, for its learning rate and weight decay (:meth:`Plan.assign`).
+
+The formula, written once (:func:`lr_scale`). With ``L = num_layers``, a parameter with layer id
+``k`` (the embeddings ``0``, block ``i`` ``i + 1``, everything above the blocks the head id
+``L + 1``) gets::
+
+    lr_scale = rate ** (L + 1 - k) [* below_base_factor] * recipe_mult * lr_mult
+    lr       = base_lr * lr_scale
+
+so the embeddings get ``base_lr * rate ** (L + 1)``, the last block ``base_lr * rate`` and the
+heads ``base_lr``. ``below_base_factor`` multiplies every scale below 1 when the recipe's key
+enables it (InternImage's ``backbone_small_lr``: 0.1); ``recipe_mult`` is the first of the
+recipe's own multipliers that applies (InternImage's ``offset_lr_scale``, ``vit_wise``'s
+``head_decay_rate``; 1 for most parameters) and tags the group; ``lr_mult`` is MMEngine's.
+
+Weight decay, the first that applies (as in MMEngine's ``DefaultOptimWrapperConstructor``):
+
+1. ``custom_keys``: the longest key contained in the name (ties: alphabetical); ``decay_mult``
+   sets ``weight_decay = base * decay_mult`` (without it, rule 3 decides); its ``lr_mult``
+   multiplies the lr and its other options go into the group;
+2. ``norm_decay_mult`` (norm layers), ``bias_decay_mult`` (biases), ``dwconv_decay_mult``
+   (depth-wise convs), ``flat_decay_mult`` (1-D parameters): ``weight_decay = base * mult``;
+   ``bias_lr_mult`` (biases outside norm and DCN layers) and ``dcn_offset_lr_mult`` (the
+   ``conv_offset`` of mmcv's deformable convs) multiply the lr;
+3. the recipe's weight-decay rule (``recipes._schema.WeightDecayRule``; most: 0 for 1-D
+   parameters and biases, by the original shape), the names the model's ``no_weight_decay()``
+   lists and, with ``exclude_tokens_from_decay``, tokens and position embeddings: 0; else the
+   base weight decay.
+"""
+import re
+from dataclasses import dataclass
+from typing import Any, FrozenSet, List, Mapping, Optional, Sequence, Tuple
+
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.instancenorm import _InstanceNorm
+
+from ..config._optimizer import OptimizerSettings
+from ..config._schema import Settings
+from ..recipes._match import Candidates, select_rule
+from ..recipes._model import MODEL_LAYER_DEPTH, model_rule, no_weight_decay_names
+from ..recipes._rule import RecipeRule
+from ..recipes._schema import EMBED_LAYER_ID, LayerDecayRecipe, LayerIdError, head_layer_id
+from ._params import ModelParams, ParamInfo
+
+NORM_TYPES = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm)
+_TOKEN = re.compile(r'(?:^|_)(?:tokens?|pos_embed|pos_embedding)$')
+#: What a token name ends with (a cheap test before ``is_token_name``'s regex).
+TOKEN_ENDINGS = ('token', 'tokens', 'pos_embed', 'pos_embedding')
+
+
+def is_token_name(name: str) -> bool:
+    """Class / mask / distillation / register tokens and position embeddings, by their last name
+    component (``cls_token``, ``register_tokens``, ``pos_embed``, ``absolute_pos_embed`` ...)."""
+    return bool(_TOKEN.search(name.rsplit('.', 1)[-1]))
+
+
+def lr_scale(rate: float, layer_id: int, num_layers: int, below_base_factor: float = 1.0,
+             recipe_mult: float = 1.0, lr_mult: float = 1.0) -> float:
+    """``lr / base_lr`` of a parameter with layer id ``layer_id`` (the module's formula)."""
+    scale = rate ** (head_layer_id(num_layers) - layer_id)
+    if scale < 1:
+        scale *= below_base_factor
+    return scale * recipe_mult * lr_mult
+
+
+def lowest_lr_scale(recipes: Sequence[LayerDecayRecipe], settings: Settings) -> Optional[float]:
+    """A lower bound of :func:`lr_scale` over every parameter of any model ``settings`` can plan
+    with ``recipes``: the embeddings' scale (layer id 0) times the smallest recipe multiplier and
+    MMEngine ``lr_mult`` that can apply. None when ``num_layers`` is left to the model."""
+    if settings.num_layers is None:
+        return None
+    options = settings.recipe_options
+    lr_mults = [entry['lr_mult'] for entry in settings.custom_keys.values() if 'lr_mult' in entry]
+    lr_mults += [mult for mult in (settings.bias_lr_mult, settings.dcn_offset_lr_mult)
+                 if mult is not None]
+    bounds = []
+    for recipe in ((MODEL_LAYER_DEPTH,) if settings.layer_ids_from_model else recipes):
+        factors = [options[m.factor_key] if m.factor_key and options[m.factor_key] is not None
+                   else m.factor for m in recipe.multipliers
+                   if m.enabled_by is None or options[m.enabled_by]]
+        below = recipe.below_base_factor
+        bounds.append(lr_scale(settings.rate, EMBED_LAYER_ID, settings.num_layers,
+                               below[1] if below and options[below[0]] else 1.0,
+                               min([1.0] + factors), min([1.0] + lr_mults)))
+    return min(bounds)
+
+
+class Assignment:
+    """What the plan decides for one parameter. Parameters with equal ``key`` share a group;
+    ``extras`` (options copied from ``custom_keys``) compare by ``repr``, since values from a
+    config may be lists."""
+
+    __slots__ = ('layer_id', 'lr_scale', 'decays', 'weight_decay', 'lr_mult', 'tag', 'extras',
+                 'key')
+
+    def __init__(self, layer_id: int, lr_scale: float, decays: bool, weight_decay: float,
+                 lr_mult: float = 1.0, tag: str = '',
+                 extras: Tuple[Tuple[str, Any], ...] = ()) -> None:
+        self.layer_id, self.lr_scale, self.decays = layer_id, lr_scale, decays
+        self.weight_decay, self.lr_mult, self.tag, self.extras = weight_decay, lr_mult, tag, extras
+        self.key = (layer_id, decays, weight_decay, lr_mult, repr(extras) if extras else '',
+                    lr_scale, tag)
+
+
+@dataclass(frozen=True)
+class NumLayers:
+    """The ``num_layers`` in use and where it came from."""
+
+    value: int
+    inferred: Optional[int]
+    given: bool
+
+
+def _dcn_types() -> tuple:
+    try:
+        from mmcv.ops import DeformConv2d, ModulatedDeformConv2d
+    except ImportError:
+        return ()
+    return (DeformConv2d, ModulatedDeformConv2d)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How every parameter of one model gets its lr and weight decay: the settings, the
+    recipe rule bound to the model, ``num_layers`` and every trainable parameter's layer id
+    (``layer_ids[i]`` is that of ``params.trainable[i]``). Made by :func:`make_plan`."""
+
+    owner: str
+    settings: Settings
+    optimizer: OptimizerSettings
+    rule: RecipeRule
+    num_layers: NumLayers
+    layer_ids: Tuple[int, ...]
+    #: Full names that get weight decay 0 whatever the rule (``no_weight_decay()`` lists).
+    no_decay_names: FrozenSet[str]
+    #: Modules by canonical path (whether a parameter lies in a DCN layer).
+    modules: Mapping[str, nn.Module]
+    dcn_types: tuple
+    #: ``custom_keys`` longest first (ties: alphabetical): the first contained in a name wins.
+    custom_key_order: Tuple[str, ...]
+    #: The recipe's factor on scales below 1 (1.0 unless its key enables it).
+    below_base_factor: float
+    warnings: Tuple[str, ...]
+    #: What the report says besides the groups (the note on another recipe's reading).
+    notes: Tuple[str, ...]
+
+    def assign(self, param: ParamInfo, layer_id: int) -> Assignment:
+        """The lr scale, weight decay and group tag of ``param`` (layer id ``layer_id``), by the
+        formula and the weight-decay precedence of the module docstring."""
+        settings, rule, base_wd = self.settings, self.rule, self.optimizer.base_wd
+        decays, weight_decay, lr_mult, extras = True, base_wd, 1.0, ()
+        key = next((k for k in self.custom_key_order if k in param.name), None)
+        decay_mult = None
+        if key is not None:
+            options = dict(settings.custom_keys[key])
+            lr_mult = options.pop('lr_mult', 1.0)
+            decay_mult = options.pop('decay_mult', None)
+            extras = tuple(sorted(options.items()))
+        elif settings.mmengine_keys_given:
+            in_dcn = self._in_dcn(param)
+            lr_mult = self._mmengine_lr_mult(param, in_dcn)
+            decay_mult = self._mmengine_decay_mult(param, in_dcn)
+        if decay_mult is not None:
+            decays, weight_decay = decay_mult > 0, base_wd * decay_mult
+        elif self._no_decay(param):
+            decays, weight_decay = False, 0.0
+        recipe_mult, tag = rule.multiplier(param.name, layer_id, self.num_layers.value)
+        scale = lr_scale(settings.rate, layer_id, self.num_layers.value, self.below_base_factor,
+                         recipe_mult, lr_mult)
+        return Assignment(layer_id, scale, decays, weight_decay, lr_mult, tag, extras)
+
+    def _no_decay(self, param: ParamInfo) -> bool:
+        return (self.rule.no_decay(param.name, len(param.shape))
+                or param.name in self.no_decay_names
+                or (self.settings.exclude_tokens_from_decay and is_token_name(param.name)))
+
+    def _in_dcn(self, param: ParamInfo) -> bool:
+        if not self.dcn_types or not param.module_name:
+            return False
+        parent = self.modules.get(param.module_name.rpartition('.')[0])
+        return isinstance(parent, self.dcn_types)
+
+    def _mmengine_lr_mult(self, param: ParamInfo, in_dcn: bool) -> float:
+        settings, lr_mult = self.settings, 1.0
+        is_norm = isinstance(param.module, NORM_TYPES)
+        if param.attr == 'bias' and settings.bias_lr_mult is not None and not (is_norm or in_dcn):
+            lr_mult = settings.bias_lr_mult
+        if (settings.dcn_offset_lr_mult is not None and in_dcn
+                and 'conv_offset' in param.module_name and isinstance(param.module, nn.Conv2d)):
+            lr_mult = settings.dcn_offset_lr_mult
+        return lr_mult
+
+    def _mmengine_decay_mult(self, param: ParamInfo, in_dcn: bool) -> Optional[float]:
+        settings, module = self.settings, param.module
+        if isinstance(module, NORM_TYPES) and settings.norm_decay_mult is not None:
+            return settings.norm_decay_mult
+        if param.attr == 'bias' and not in_dcn and settings.bias_decay_mult is not None:
+            return settings.bias_decay_mult
+        if (isinstance(module, nn.Conv2d) and module.in_channels == module.groups
+                and settings.dwconv_decay_mult is not None):
+            return settings.dwconv_decay_mult
+        if len(param.shape) == 1 and not in_dcn and settings.flat_decay_mult is not None:
+            return settings.flat_decay_mult
+        return None
+
+
+def _check_model(params: ModelParams, settings: Settings, owner: str) -> List[str]:
+    warnings = []
+    if not params.trainable:
+        raise ValueError(
+            f'{owner}: the model has no trainable parameters (all {len(params.frozen_names)}'
+            ' have requires_grad=False); there is nothing to optimize')
+    for alias, first in params.aliases:
+        if not settings.bypass_duplicate:
+            raise ValueError(
+                f'{owner}: parameter {first!r} is shared: the same tensor is also reachable as '
+                f'{alias!r}. A parameter may sit in one group only; set '
+                'paramwise_cfg.bypass_duplicate=True to keep it once, under its first name.')
+        warnings.append(f'{owner}: {alias!r} is the same tensor as {first!r}; it is kept once, '
+                        'under its first name, since bypass_duplicate=True')
+    return warnings
+
+
+def _choose_rule(candidates: Candidates, settings: Settings, params: ModelParams,
+                 model: nn.Module, owner: str) -> RecipeRule:
+    if settings.layer_ids_from_model:
+        return model_rule(model, settings.backbone_prefix, owner)
+    rule = select_rule(candidates, params.all_names, owner=owner, model=type(model).__name__,
+                       prefix=settings.backbone_prefix, options=settings.recipe_options,
+                       head_embeddings_at_layer_0=settings.head_embeddings_at_layer_0)
+    if 'head_embeddings_at_layer_0' in settings.given and not rule.recipe.head_embeddings:
+        raise ValueError(
+            f'{owner}: paramwise_cfg.head_embeddings_at_layer_0 is set, but recipe '
+            f'{rule.recipe.name!r} places no decode-head embeddings at layer 0 (its source, '
+            f'{rule.recipe.source}, gives them the head id); remove the key')
+    return rule
+
+
+def _num_layers(rule: RecipeRule, params: ModelParams, given: Optional[int],
+                owner: str) -> Tuple[NumLayers, Tuple[int, ...]]:
+    """``num_layers`` from the config or the model, and the layer id of every trainable name.
+    ValueError when it is missing and cannot be inferred, or so small that some layer id lies
+    above the head (its lr would exceed the base lr)."""
+    inferred = rule.infer_num_layers(params.all_names)
+    if given is None and inferred is None:
+        raise ValueError(
+            f'{owner}: paramwise_cfg.num_layers is not set and cannot be inferred: no parameter '
+            f'name shows the block layout of the {rule.family} family. Set num_layers.')
+    value = given if given is not None else inferred
+    names = params.trainable_names
+    layer_ids = tuple(rule.layer_id(name, value) for name in names)
+    too_deep = next(((name, layer_id) for name, layer_id in zip(names, layer_ids)
+                     if layer_id > head_layer_id(value)), None)
+    if too_deep is not None:
+        minimum = next(n for n in range(value + 1, value + 100_000)
+                       if all(rule.layer_id(name, n) <= head_layer_id(n) for name in names))
+        depth = f' (the model has {inferred} layers)' if inferred is not None else ''
+        raise ValueError(
+            f'{owner}: paramwise_cfg.num_layers={value} is too small for this model{depth}: '
+            f'parameter {too_deep[0]!r} gets layer id {too_deep[1]} > num_layers + 1 = '
+            f'{head_layer_id(value)}, so its lr would exceed the base lr. num_layers must be at '
+            f'least {minimum}.')
+    return NumLayers(value, inferred, given is not None), layer_ids
+
+
+def make_plan(candidates: Candidates, settings: Settings, optimizer: OptimizerSettings,
+              params: ModelParams, model: nn.Module,
+              no_decay_names: Optional[FrozenSet[str]] = None) -> Plan:
+    """The plan for ``model``, whose parameters ``params`` are (``_params.collect_params``):
+    the first of ``candidates`` that recognises the names (or the model's ``get_layer_depth``
+    with ``layer_ids_from_model``), ``num_layers``, every layer id.
+
+    ``no_decay_names``: full names with weight decay 0 (default: with
+    ``exclude_tokens_from_decay``, what the model's and its backbone's ``no_weight_decay()``
+    list). ValueError naming the key or parameter for a model that cannot be planned (no
+    trainable parameter, a shared one, an unrecognised layout, ``num_layers`` too small, ...).
+    """
+    owner = settings.owner
+    warnings = _check_model(params, settings, owner)
+    rule = _choose_rule(candidates, settings, params, model, owner)
+    try:
+        num_layers, layer_ids = _num_layers(rule, params, settings.num_layers, owner)
+    except LayerIdError as error:
+        raise ValueError(f'{owner}: {error}') from None
+    rule.check_layer_ids(params.all_names, num_layers.value, owner)
+    if num_layers.given and num_layers.inferred not in (None, num_layers.value):
+        warnings.append(
+            f'{owner}: paramwise_cfg.num_layers={num_layers.value} differs from the depth of the '
+            f'model ({num_layers.inferred} layers of the {rule.family} family); the layer-decay '
+            'scales follow num_layers')
+    if no_decay_names is None:
+        no_decay_names = (no_weight_decay_names(model, rule.prefix)
+                          if settings.exclude_tokens_from_decay else frozenset())
+    notes = ()
+    if candidates.alternative is not None and rule.recipe is not candidates.alternative[0]:
+        other, note = candidates.alternative
+        if RecipeRule(other, rule.prefix).recognizes(params.all_names):
+            notes = (note,)
+    needs_dcn = any(value is not None for value in (
+        settings.bias_lr_mult, settings.bias_decay_mult, settings.flat_decay_mult,
+        settings.dcn_offset_lr_mult))
+    below = rule.recipe.below_base_factor
+    return Plan(owner, settings, optimizer, rule, num_layers, layer_ids, no_decay_names,
+                params.modules, _dcn_types() if needs_dcn else (),
+                tuple(sorted(sorted(settings.custom_keys), key=len, reverse=True)),
+                below[1] if below and settings.recipe_options[below[0]] else 1.0,
+                tuple(warnings), notes)

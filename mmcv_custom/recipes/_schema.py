@@ -1,0 +1,288 @@
+"""What a published layer-decay recipe is, as data (policy only; no tensors, no logging).
+
+A recipe answers three questions about a parameter, from its canonical name:
+
+1. its **layer id** (``0`` for the embeddings, ``1 ..`` for the blocks, the head id ``L + 1`` for
+   everything above the blocks), from regular expressions matched against the name relative to the
+   backbone prefix, each paired with the *id formula* that turns the match into an id
+   (:data:`ID_FORMULAS`, e.g. ``plain``: block ``i`` -> ``i + 1``; ``cumulative``: block ``B`` of
+   stage ``S`` -> ``B + 1 + sum(depths[:S])``);
+2. whether it is **weight-decayed** (:class:`WeightDecayRule`);
+3. which **extra lr multipliers** apply (:class:`LrMultiplier`: InternImage's ``offset_lr_scale``,
+   the head multiplier of the mmdet3d-style configs, ...).
+
+The lr follows one formula for every recipe, written in ``mmcv_custom.layer_decay._plan``.
+
+This is the shape of timm's ``group_matcher`` (regexes handed to one mechanism), extended by what
+the published mmcv-style recipes need; :mod:`._rule` is the one mechanism that applies a recipe to
+a name, :mod:`._match` chooses one for a model, and :mod:`._published` holds the published ones
+with their sources.
+"""
+import re
+from dataclasses import dataclass
+from typing import Callable, Dict, FrozenSet, Iterator, Mapping, Optional, Sequence, Tuple
+
+from ..config._keys import Key
+
+#: The keys a pattern's named groups may use: ``stage`` (a stage / level index) and ``block``.
+GROUP_NAMES = ('stage', 'block')
+#: The layer id of the embeddings (patch / position embeddings, class and mask tokens). Block
+#: ``i`` has id ``i + 1``, everything above the blocks the head id ``num_layers + 1``.
+EMBED_LAYER_ID = 0
+
+
+def head_layer_id(num_layers: int) -> int:
+    """The layer id of everything above the last block: ``num_layers + 1``."""
+    return num_layers + 1
+
+
+def flat_or_bias(name: str, ndim: int) -> bool:
+    """The common no-decay rule: 1-D parameters (``ndim``: the original shape's) and biases."""
+    return ndim == 1 or name.endswith('.bias')
+
+
+@dataclass(frozen=True)
+class IdFacts:
+    """Facts an id formula may use: ``num_layers`` (``L``) and, for hierarchical backbones, the
+    number of blocks of every stage (``depths``)."""
+
+    num_layers: int
+    depths: Tuple[int, ...] = ()
+
+
+class LayerIdError(ValueError):
+    """A name matched a recipe's pattern but lies outside what the recipe defines (a stage past
+    ``depths``, a fifth ConvNeXt stage, ...)."""
+
+
+def _stage(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
+    stage = int(match['stage'])
+    if facts.depths and stage >= len(facts.depths):
+        raise LayerIdError(f'parameter {name!r} lies in stage {stage}, but depths='
+                           f'{list(facts.depths)} defines stages 0-{len(facts.depths) - 1}')
+    return stage
+
+
+def _convnext_stage(match: Mapping[str, str], name: str) -> int:
+    stage = int(match['stage'])
+    if stage > 3:
+        raise LayerIdError(f'ConvNeXt layer ids are defined for stages 0-3, but parameter '
+                           f'{name!r} lies in stage {stage}')
+    return stage
+
+
+def _plain(match, facts, name):
+    return int(match['block']) + 1
+
+
+def _cumulative(match, facts, name):
+    stage = _stage(match, facts, name)
+    return int(match['block']) + 1 + sum(facts.depths[:stage])
+
+
+def _last_block_of_stage(match, facts, name):
+    return sum(facts.depths[:_stage(match, facts, name) + 1])
+
+
+def _internimage_level_end(match, facts, name):
+    # InternImage spells out levels 0-2 and gives every later level's downsample / norm the
+    # value of level 2 (the last level of its 4-level models shares the previous one's id).
+    stage = min(_stage(match, facts, name), 2)
+    return 1 + sum(facts.depths[:stage + 1])
+
+
+def _convnext_downsample(match, facts, name):
+    return (0, 2, 3, facts.num_layers)[_convnext_stage(match, name)]
+
+
+def _convnext_block(match, facts, name):
+    stage = _convnext_stage(match, name)
+    if stage == 2:
+        return 3 + int(match['block']) // 3
+    return (1, 2, None, facts.num_layers)[stage]
+
+
+def _stage_plus_one(match, facts, name):
+    return _convnext_stage(match, name) + 1
+
+
+IdFormula = Callable[[Mapping[str, str], IdFacts, str], int]
+
+#: The id formulas a recipe's block patterns name: ``formula(match, facts, name)``, where
+#: ``match[group]`` gives the pattern's named groups (a ``re.Match`` or a mapping).
+ID_FORMULAS: Dict[str, IdFormula] = {
+    'plain': _plain,                                    # block i -> i + 1
+    'cumulative': _cumulative,                          # B + 1 + sum(depths[:S])
+    'last_block_of_stage': _last_block_of_stage,        # sum(depths[:S + 1])
+    'internimage_level_end': _internimage_level_end,    # 1 + sum(depths[:min(S, 2) + 1])
+    'convnext_downsample': _convnext_downsample,        # (0, 2, 3, L)[S]
+    'convnext_block': _convnext_block,                  # (1, 2, 3 + B // 3, L)[S]
+    'stage_plus_one': _stage_plus_one,                  # S + 1
+}
+
+#: How a recipe reads the model's depth from its names.
+DEPTH_RULES = ('max_block', 'stage_depths', 'convnext')
+
+
+#: Regex constructs that can match a newline, found outside escapes: a negated class (``[^.]`` and
+#: classes that exclude ``\n`` are safe), ``\s`` / ``\W`` / ``\D`` (also inside a class) and
+#: the DOTALL flag.
+_CONSTRUCT = re.compile(r'\\[sWD]|\\.|\[\^((?:\\.|[^\]\\])*)\]|\(\?[a-zA-Z]*s[a-zA-Z]*[:)]')
+
+
+def crossing_construct(regex: str) -> Optional[str]:
+    """The first construct of ``regex`` that can match a newline, or None.
+
+    The mechanism (``_rule``) searches a recipe's patterns over the newline-joined parameter
+    names at once, which is exact only while a match stays inside one name.
+    """
+    for match in _CONSTRUCT.finditer(regex):
+        text = match.group(0)
+        if text.startswith('\\') and text[1] not in 'sWD':
+            continue  # another escape
+        body = match.group(1)
+        if body is not None and (body == '.' or '\\n' in body):
+            continue  # [^.] (rewritten to [^.\n] by the mechanism) or a class excluding \n
+        return text
+    return None
+
+
+@dataclass(frozen=True)
+class WeightDecayRule:
+    """Which parameters get weight decay 0 (all others get the optimizer's ``weight_decay``).
+
+    - ``flat_and_bias``: :func:`flat_or_bias` (1-D parameters, by their original shape, and names
+      ending in ``.bias``);
+    - ``substrings``: names (full, canonical) that contain one of these;
+    - ``backbone_patterns``: regexes matched at the start of the backbone-relative name.
+    """
+
+    flat_and_bias: bool = True
+    substrings: Tuple[str, ...] = ()
+    backbone_patterns: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LrMultiplier:
+    """An extra lr multiplier; the first of a recipe's multipliers that applies wins.
+
+    - ``patterns``: regexes searched in the full canonical name (``''`` matches every name);
+    - ``scope``: ``'any'``, ``'backbone'`` (names under the backbone prefix) or ``'outside'``;
+    - ``factor_key``: the ``paramwise_cfg`` key holding the factor, ``factor`` its default (or
+      the constant factor when ``factor_key`` is None);
+    - ``enabled_by``: a bool ``paramwise_cfg`` key that must be true for the multiplier to apply;
+    - ``at_head_only``: applies only to parameters with the head id;
+    - ``tag``: appended to the group name (``layer_3_decay_offset_lr_scale``), so parameters with a
+      multiplier never share a group with those without, even at a factor of 1.
+    """
+
+    patterns: Tuple[str, ...]
+    tag: str
+    scope: str = 'any'
+    factor_key: Optional[str] = None
+    factor: float = 1.0
+    enabled_by: Optional[str] = None
+    at_head_only: bool = False
+
+
+@dataclass(frozen=True)
+class BlockPattern:
+    """A regex (matched at the start of the backbone-relative name, named groups ``stage`` /
+    ``block``) and the name of the :data:`ID_FORMULAS` entry that turns a match into a layer id."""
+
+    regex: str
+    formula: str
+
+
+@dataclass(frozen=True)
+class LayerDecayRecipe:
+    """One published layer-decay recipe.
+
+    - ``name`` / ``family``: the recipe's name (``paramwise_cfg.recipe``) and the backbone family
+      it reads (``vit``, ``convnext``, ``swin``, ``internimage``);
+    - ``source``: the repository and path whose rule it follows;
+    - ``layout``: the names it recognises, for error messages;
+    - ``name_aliases``: ``(regex, replacement)`` substitutions made in the backbone-relative name
+      before any pattern sees it (CBNet's ``cb_modules.N.`` copies, InternVL's ``levels.`` ->
+      ``layers.``);
+    - ``refused``: ``(regex, why)``: names (backbone-relative, after the aliases) the recipe must
+      not read, with the reason and what to use instead (a ViT reading of stage-numbered blocks
+      would give every stage one id): an error naming the first such parameter;
+    - ``embeddings``: regexes matched at the start of the backbone-relative name -> id 0;
+    - ``blocks``: :class:`BlockPattern` s, tried in order; they must not overlap (a name
+      matches at most one of them);
+    - ``model_embeddings``: regexes searched in the full name, anywhere in the model -> id 0;
+    - ``head_embeddings``: regexes matched at the start of full names outside the backbone -> id 0
+      unless ``paramwise_cfg.head_embeddings_at_layer_0=False`` (Mask2Former's learned queries);
+    - ``strict_prefixes``: backbone-relative prefixes under which every name must match a pattern
+      (an unmatched one is an error instead of quietly getting the head id);
+    - ``depth_rule``: how ``num_layers`` (and ``depths``) are read from the names
+      (:data:`DEPTH_RULES`);
+    - ``weight_decay``: the :class:`WeightDecayRule`;
+    - ``multipliers``: :class:`LrMultiplier` s, the first that applies wins;
+    - ``below_base_factor``: ``(bool key, factor)``: when the key is true, every layer whose
+      decay scale is below 1 is multiplied by ``factor`` (InternImage's ``backbone_small_lr``);
+    - ``keys``: the ``paramwise_cfg`` keys only recipes read (:class:`~mmcv_custom.config._keys.Key`
+      s, each defined once and shared by the recipes that read it); the multipliers and
+      ``below_base_factor`` name keys among them.
+    """
+
+    name: str
+    family: str
+    source: str
+    layout: str
+    embeddings: Tuple[str, ...]
+    blocks: Tuple[BlockPattern, ...]
+    depth_rule: str = 'max_block'
+    name_aliases: Tuple[Tuple[str, str], ...] = ()
+    refused: Tuple[Tuple[str, str], ...] = ()
+    model_embeddings: Tuple[str, ...] = ()
+    head_embeddings: Tuple[str, ...] = ()
+    strict_prefixes: Tuple[str, ...] = ()
+    weight_decay: WeightDecayRule = WeightDecayRule()
+    multipliers: Tuple[LrMultiplier, ...] = ()
+    below_base_factor: Optional[Tuple[str, float]] = None
+    keys: Tuple[Key, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [block.formula for block in self.blocks if block.formula not in ID_FORMULAS]
+        if unknown:
+            raise ValueError(f'recipe {self.name!r}: unknown id formula(s) {unknown}; known: '
+                             f'{sorted(ID_FORMULAS)}')
+        if self.depth_rule not in DEPTH_RULES:
+            raise ValueError(f'recipe {self.name!r}: depth_rule must be one of {DEPTH_RULES}, '
+                             f'got {self.depth_rule!r}')
+        named = [m.factor_key for m in self.multipliers] + [m.enabled_by for m in self.multipliers]
+        named += [self.below_base_factor[0]] if self.below_base_factor else []
+        undeclared = sorted({key for key in named if key is not None} - self.key_names)
+        if undeclared:
+            raise ValueError(f'recipe {self.name!r}: its multipliers read {undeclared}, which '
+                             f'are not among its keys {sorted(self.key_names)}')
+        for regex in self.patterns():
+            construct = crossing_construct(regex)
+            if construct is not None:
+                raise ValueError(
+                    f'recipe {self.name!r}: pattern {regex!r} uses {construct}, which can match '
+                    'across parameter names (the names are searched joined by newlines); write '
+                    "[^.] for 'not a dot', or list the characters allowed")
+
+    @property
+    def key_names(self) -> FrozenSet[str]:
+        """The names of the recipe's own ``paramwise_cfg`` keys."""
+        return frozenset(key.name for key in self.keys)
+
+    def patterns(self) -> Iterator[str]:
+        """Every regex of the recipe."""
+        yield from self.embeddings
+        yield from (block.regex for block in self.blocks)
+        yield from (regex for regex, _ in self.name_aliases)
+        yield from (regex for regex, _ in self.refused)
+        yield from self.model_embeddings
+        yield from self.head_embeddings
+        yield from self.weight_decay.backbone_patterns
+        yield from (regex for multiplier in self.multipliers for regex in multiplier.patterns)
+
+
+def describe(recipes: Sequence[LayerDecayRecipe]) -> str:
+    """``name (family): layout`` for each recipe, for error messages."""
+    return '; '.join(f'{recipe.name} ({recipe.family}): {recipe.layout}' for recipe in recipes)
