@@ -142,6 +142,11 @@ class Plan:
     custom_key_order: Tuple[str, ...]
     #: The recipe's factor on scales below 1 (1.0 unless its key enables it).
     below_base_factor: float
+    #: Whether some MMEngine key applies (``custom_keys``, a multiplier).
+    mmengine_keys: bool
+    #: Without MMEngine keys and recipe multipliers a parameter's assignment depends only on its
+    #: layer id and whether it is decayed: ``{layer_id: (decayed, not decayed)}``, made once.
+    by_layer: Optional[Mapping[int, Tuple[Assignment, Assignment]]]
     warnings: Tuple[str, ...]
     #: What the report says besides the groups (the note on another recipe's reading).
     notes: Tuple[str, ...]
@@ -149,7 +154,9 @@ class Plan:
     def assign(self, param: ParamInfo, layer_id: int) -> Assignment:
         """The lr scale, weight decay and group tag of ``param`` (layer id ``layer_id``), by the
         formula and the weight-decay precedence of the module docstring."""
-        settings, rule, base_wd = self.settings, self.rule, self.optimizer.base_wd
+        if self.by_layer is not None:
+            return self.by_layer[layer_id][self._no_decay(param)]
+        settings, base_wd = self.settings, self.optimizer.base_wd
         decays, weight_decay, lr_mult, extras = True, base_wd, 1.0, ()
         key = next((k for k in self.custom_key_order if k in param.name), None)
         decay_mult = None
@@ -158,7 +165,7 @@ class Plan:
             lr_mult = options.pop('lr_mult', 1.0)
             decay_mult = options.pop('decay_mult', None)
             extras = tuple(sorted(options.items()))
-        elif settings.mmengine_keys_given:
+        elif self.mmengine_keys:
             in_dcn = self._in_dcn(param)
             lr_mult = self._mmengine_lr_mult(param, in_dcn)
             decay_mult = self._mmengine_decay_mult(param, in_dcn)
@@ -166,7 +173,7 @@ class Plan:
             decays, weight_decay = decay_mult > 0, base_wd * decay_mult
         elif self._no_decay(param):
             decays, weight_decay = False, 0.0
-        recipe_mult, tag = rule.multiplier(param.name, layer_id, self.num_layers.value)
+        recipe_mult, tag = self.rule.multiplier(param.name, layer_id, self.num_layers.value)
         scale = lr_scale(settings.rate, layer_id, self.num_layers.value, self.below_base_factor,
                          recipe_mult, lr_mult)
         return Assignment(layer_id, scale, decays, weight_decay, lr_mult, tag, extras)
@@ -302,8 +309,15 @@ def make_plan(candidates: Candidates, settings: Settings, optimizer: OptimizerSe
         settings.bias_lr_mult, settings.bias_decay_mult, settings.flat_decay_mult,
         settings.dcn_offset_lr_mult))
     below = rule.recipe.below_base_factor
+    below_base_factor = below[1] if below and settings.recipe_options[below[0]] else 1.0
+    mmengine_keys = settings.mmengine_keys_given
+    by_layer = None
+    if not mmengine_keys and not rule.recipe.multipliers:
+        scales = {k: lr_scale(settings.rate, k, num_layers.value, below_base_factor)
+                  for k in set(layer_ids)}
+        by_layer = {k: (Assignment(k, scale, True, optimizer.base_wd),
+                        Assignment(k, scale, False, 0.0)) for k, scale in scales.items()}
     return Plan(owner, settings, optimizer, rule, num_layers, layer_ids, no_decay_names,
                 params.modules, _dcn_types() if needs_dcn else (),
                 tuple(sorted(sorted(settings.custom_keys), key=len, reverse=True)),
-                below[1] if below and settings.recipe_options[below[0]] else 1.0,
-                tuple(warnings), notes)
+                below_base_factor, mmengine_keys, by_layer, tuple(warnings), notes)
