@@ -38,6 +38,7 @@ from torch.nn.modules.instancenorm import _InstanceNorm
 
 from ..config._optimizer import OptimizerSettings
 from ..config._schema import Settings
+from ..recipes._layout import NameIndex, recognizes
 from ..recipes._match import Candidates, select_rule
 from ..recipes._model import MODEL_LAYER_DEPTH, model_rule, no_weight_decay_names
 from ..recipes._rule import RecipeRule
@@ -230,11 +231,11 @@ def _check_model(params: ModelParams, settings: Settings, owner: str) -> List[st
     return warnings
 
 
-def _choose_rule(candidates: Candidates, settings: Settings, params: ModelParams,
+def _choose_rule(candidates: Candidates, settings: Settings, names: NameIndex,
                  model: nn.Module, owner: str) -> RecipeRule:
     if settings.layer_ids_from_model:
-        return model_rule(model, settings.backbone_prefix, owner)
-    rule = select_rule(candidates, params.all_names, owner=owner, model=type(model).__name__,
+        return model_rule(model, settings.backbone_prefix, names, owner)
+    rule = select_rule(candidates, names, owner=owner, model=type(model).__name__,
                        prefix=settings.backbone_prefix, options=settings.recipe_options,
                        head_embeddings_at_layer_0=settings.head_embeddings_at_layer_0)
     if 'head_embeddings_at_layer_0' in settings.given and not rule.recipe.head_embeddings:
@@ -250,7 +251,7 @@ def _num_layers(rule: RecipeRule, params: ModelParams, given: Optional[int],
     """``num_layers`` from the config or the model, and the layer id of every trainable name.
     ValueError when it is missing and cannot be inferred, or so small that some layer id lies
     above the head (its lr would exceed the base lr)."""
-    inferred = rule.infer_num_layers(params.all_names)
+    inferred = rule.layers_in_names
     if given is None and inferred is None:
         raise ValueError(
             f'{owner}: paramwise_cfg.num_layers is not set and cannot be inferred: no parameter '
@@ -286,7 +287,8 @@ def make_plan(candidates: Candidates, settings: Settings, optimizer: OptimizerSe
     """
     owner = settings.owner
     warnings = _check_model(params, settings, owner)
-    rule = _choose_rule(candidates, settings, params, model, owner)
+    names = NameIndex(params.all_names)
+    rule = _choose_rule(candidates, settings, names, model, owner)
     try:
         num_layers, layer_ids = _num_layers(rule, params, settings.num_layers, owner)
     except LayerIdError as error:
@@ -303,7 +305,7 @@ def make_plan(candidates: Candidates, settings: Settings, optimizer: OptimizerSe
     notes = ()
     if candidates.alternative is not None and rule.recipe is not candidates.alternative[0]:
         other, note = candidates.alternative
-        if RecipeRule(other, rule.prefix).recognizes(params.all_names):
+        if recognizes(other, rule.prefix, names):
             notes = (note,)
     needs_dcn = any(value is not None for value in (
         settings.bias_lr_mult, settings.bias_decay_mult, settings.flat_decay_mult,

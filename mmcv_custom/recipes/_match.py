@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..config._keys import normalize_prefix
+from ._layout import NameIndex, check_refused, has_embeddings, layers_shown, recognizes, stage_depths
 from ._published import RECIPES
-from ._rule import NameIndex, RecipeRule, compile_recipe
+from ._rule import RecipeRule, compile_recipe
 from ._schema import LayerDecayRecipe, LayerIdError, describe
 
 #: Prefixes tried first, in this order, when the config names none: OpenMMLab's ``backbone.`` and
@@ -56,18 +57,17 @@ def discovered_prefixes(recipe: LayerDecayRecipe, names: Iterable[str]) -> List[
     return []
 
 
-def candidate_prefixes(names: Sequence[str], given: Optional[str] = None) -> List[str]:
+def candidate_prefixes(names: NameIndex, given: Optional[str] = None) -> List[str]:
     """The prefixes a recipe is tried under: ``given`` alone if set; else the known prefixes
     (``backbone.``, ``img_backbone.``) that some name starts with; else none (meaning: where the
     layout is found, then no prefix)."""
     if given is not None:
         return [normalize_prefix(given)]
-    index = names if isinstance(names, NameIndex) else NameIndex(names)
-    lines = '\n' + index.text('')
+    lines = '\n' + names.text('')
     return [prefix for prefix in KNOWN_PREFIXES if '\n' + prefix in lines]
 
 
-def find_prefix(recipe: LayerDecayRecipe, names: Sequence[str], given: Optional[str] = None,
+def find_prefix(recipe: LayerDecayRecipe, names: NameIndex, given: Optional[str] = None,
                 prefixes: Optional[Sequence[str]] = None) -> Optional[str]:
     """The backbone prefix under which ``recipe`` recognises ``names``, or None: ``given`` if set;
     else the known prefix (``backbone.``, ``img_backbone.``) the model has (LayerIdError when the
@@ -78,7 +78,7 @@ def find_prefix(recipe: LayerDecayRecipe, names: Sequence[str], given: Optional[
     if prefixes is None:
         prefixes = candidate_prefixes(names, given)
     if prefixes:
-        found = [prefix for prefix in prefixes if RecipeRule(recipe, prefix).recognizes(names)]
+        found = [prefix for prefix in prefixes if recognizes(recipe, prefix, names)]
         if len(found) > 1 and given is None:
             raise LayerIdError(
                 f'the model holds a {recipe.family} layout under each of {found}; only one is '
@@ -86,8 +86,8 @@ def find_prefix(recipe: LayerDecayRecipe, names: Sequence[str], given: Optional[
                 'paramwise_cfg.backbone_prefix to the one to decay.')
         return found[0] if found else None
     for prefix in discovered_prefixes(recipe, names) + ['']:
-        rule = RecipeRule(recipe, prefix)
-        if rule.recognizes(names) and (recipe.family != 'vit' or rule.has_embeddings(names)):
+        if recognizes(recipe, prefix, names) and (recipe.family != 'vit'
+                                                  or has_embeddings(recipe, prefix, names)):
             return prefix
     return None
 
@@ -101,7 +101,7 @@ def _top_level_modules(names: Sequence[str]) -> List[str]:
     return seen
 
 
-def unrecognised_layout(owner: str, candidates: Candidates, names: Sequence[str],
+def unrecognised_layout(owner: str, candidates: Candidates, names: NameIndex,
                         prefix: Optional[str], model: str) -> str:
     """What a user reads when no candidate recognises the names: the candidates' layouts, the
     prefix looked at, the top-level modules and the families the names look like (or the
@@ -145,34 +145,31 @@ def _check_outside_multipliers(rule: RecipeRule) -> None:
             'holds the backbone.')
 
 
-def bind_depths(rule: RecipeRule, names: Sequence[str], given: Optional[Sequence[int]],
+def bind_depths(rule: RecipeRule, names: NameIndex, given: Optional[Sequence[int]],
                 owner: str) -> RecipeRule:
-    """``rule`` with ``depths`` set: the given ones after checking them against the names (same
-    number of stages, same blocks per stage), else the ones the names show."""
-    if rule.recipe.depth_rule != 'stage_depths':
-        return rule
-    seen = rule.stage_depths(names)
-    if given is not None:
-        given = tuple(given)
-        if not seen:
+    """``rule`` with ``depths`` (the given ones after checking them against the names: same
+    number of stages, same blocks per stage; else the ones the names show) and the
+    ``num_layers`` the names show."""
+    recipe, prefix, depths = rule.recipe, rule.prefix, ()
+    if recipe.depth_rule == 'stage_depths':
+        seen = stage_depths(recipe, prefix, names)
+        if given is not None and not seen:
             raise ValueError(
                 f'{owner}: paramwise_cfg.depths={list(given)} cannot be checked: no parameter '
-                f'under {rule.prefix!r} lies in a block ({rule.recipe.layout}), so the ids would '
-                'rest on depths alone. Check that the backbone has blocks under that prefix.')
-        if given != seen:
+                f'under {prefix!r} lies in a block ({recipe.layout}), so the ids would rest on '
+                'depths alone. Check that the backbone has blocks under that prefix.')
+        if given is not None and tuple(given) != seen:
             raise ValueError(
                 f'{owner}: paramwise_cfg.depths={list(given)} does not match the model: under '
-                f'{rule.prefix!r} its names show {len(seen)} stages with {list(seen)} blocks '
+                f'{prefix!r} its names show {len(seen)} stages with {list(seen)} blocks '
                 f'(sum {sum(seen)}; depths sums to {sum(given)}). Set depths={list(seen)}, the '
                 "backbone's own depths.")
-        depths = given
-    else:
         depths = seen
-    return compile_recipe(rule.recipe, rule.prefix, depths, rule.options,
-                          rule.head_embeddings_at_layer_0, rule.index)
+    return compile_recipe(recipe, prefix, depths, rule.options, rule.head_embeddings_at_layer_0,
+                          layers_shown(recipe, prefix, depths, names))
 
 
-def select_rule(candidates: Candidates, names: Sequence[str], *, owner: str, model: str,
+def select_rule(candidates: Candidates, names: NameIndex, *, owner: str, model: str,
                 prefix: Optional[str] = None, options: Optional[Mapping[str, Any]] = None,
                 head_embeddings_at_layer_0: bool = True) -> RecipeRule:
     """The first candidate recipe that recognises ``names`` (under ``prefix`` if given, else under
@@ -184,17 +181,16 @@ def select_rule(candidates: Candidates, names: Sequence[str], *, owner: str, mod
     the recipe refuses, and for ``depths`` that do not match.
     """
     options = dict(options or {})
-    index = NameIndex(names)
-    prefixes = candidate_prefixes(index, prefix)
+    prefixes = candidate_prefixes(names, prefix)
     try:
         for recipe in candidates.recipes:
-            found = find_prefix(recipe, index, prefix, prefixes)
+            found = find_prefix(recipe, names, prefix, prefixes)
             if found is None:
                 continue
-            rule = compile_recipe(recipe, found, (), options, head_embeddings_at_layer_0, index)
-            rule.check_refused(index)
+            rule = compile_recipe(recipe, found, (), options, head_embeddings_at_layer_0)
+            check_refused(recipe, found, names)
             _check_outside_multipliers(rule)
-            return bind_depths(rule, index, options.get('depths'), owner)
+            return bind_depths(rule, names, options.get('depths'), owner)
     except LayerIdError as error:
         raise ValueError(f'{owner}: {error}') from None
-    raise ValueError(unrecognised_layout(owner, candidates, index, prefix, model))
+    raise ValueError(unrecognised_layout(owner, candidates, names, prefix, model))

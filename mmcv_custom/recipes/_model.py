@@ -5,8 +5,8 @@ A backbone that implements ``get_layer_depth(param_name, prefix) -> (layer_id, m
 of mmpretrain's ViT-style, Swin and ConvNeXt backbones do) knows its own depth best. mmpretrain's
 ``max_layer_id`` is ``num_layers + 2``: the head id is ``max_layer_id - 1``.
 """
-from dataclasses import dataclass, field
-from typing import FrozenSet, Iterable, Optional, Sequence, Tuple
+from dataclasses import dataclass, field, replace
+from typing import FrozenSet, Optional, Sequence, Tuple
 
 from mmengine.model import is_model_wrapper
 from torch import nn
@@ -105,21 +105,6 @@ class ModelLayerDepth(RecipeRule):
                              f'0 to max_layer_id - 1 and max_layer_id is at least 2')
         return layer_id, max_layer_id
 
-    def recognizes(self, names: Iterable[str]) -> bool:
-        """The model reads every name."""
-        return True
-
-    def infer_num_layers(self, names: Iterable[str]) -> Optional[int]:
-        """``max_layer_id - 2``, which every parameter's answer must agree on."""
-        depths = {name: self.depth(name)[1] for name in names}
-        values = set(depths.values())
-        if len(values) > 1:
-            first = next(iter(depths.items()))
-            other = next(item for item in depths.items() if item[1] != first[1])
-            raise ValueError(f'get_layer_depth gives max_layer_id {first[1]} for {first[0]!r} '
-                             f'but {other[1]} for {other[0]!r}: a model has one depth')
-        return values.pop() - 2 if values else None
-
     def layer_id(self, name: str, num_layers: int) -> int:
         """The model's answer for ``name``."""
         return self.depth(name)[0]
@@ -147,10 +132,13 @@ class ModelLayerDepth(RecipeRule):
                 'leave layer_ids_from_model unset to use the name recipes.')
 
 
-def model_rule(model: nn.Module, given_prefix: Optional[str], owner: str) -> ModelLayerDepth:
+def model_rule(model: nn.Module, given_prefix: Optional[str], names: Sequence[str],
+               owner: str) -> ModelLayerDepth:
     """The layer ids of ``model``'s (or its backbone's) ``get_layer_depth``, for the backbone
     under ``given_prefix`` (else ``backbone.`` / ``img_backbone.`` with the method, else the
-    model). ValueError when the prefix names no submodule or nothing answers."""
+    model); ``layers_in_names``: ``max_layer_id - 2``, which the answers for every one of
+    ``names`` must agree on. ValueError when the prefix names no submodule, nothing answers, or
+    two answers give two depths."""
     prefix = model_backbone_prefix(model, given_prefix)
     if backbone_module(model, prefix) is None:
         raise ValueError(
@@ -164,4 +152,12 @@ def model_rule(model: nn.Module, given_prefix: Optional[str], owner: str) -> Mod
             f'{owner}: paramwise_cfg.layer_ids_from_model=True needs the model or its backbone to '
             'implement get_layer_depth(param_name, prefix) (the mmpretrain protocol); neither '
             f'{type(model).__name__} nor its backbone {type(backbone).__name__} does')
-    return ModelLayerDepth(prefix=prefix, answers=answers, takes_prefix=takes_prefix)
+    rule = ModelLayerDepth(prefix=prefix, answers=answers, takes_prefix=takes_prefix)
+    depths = {name: rule.depth(name)[1] for name in names}
+    values = set(depths.values())
+    if len(values) > 1:
+        first = next(iter(depths.items()))
+        other = next(item for item in depths.items() if item[1] != first[1])
+        raise ValueError(f'get_layer_depth gives max_layer_id {first[1]} for {first[0]!r} '
+                         f'but {other[1]} for {other[0]!r}: a model has one depth')
+    return replace(rule, layers_in_names=values.pop() - 2 if values else None)
