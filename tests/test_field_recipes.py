@@ -26,7 +26,8 @@ def internimage_expected(model: nn.Module, depths, rate: float, *, segmentation:
     - id 0: ``backbone.patch_embed*``, any name containing ``level_embeds``; segmentation also
       ``decode_head.{mask_embed, cls_embed, level_embed, query_embed, query_feat}*`` and
       ``backbone.cb_modules.0.patch_embed*``;
-    - ``backbone.levels.S.<module>.B.*`` (module not downsample / norm): ``B + 1 + sum(depths[:S])``;
+    - ``backbone.levels.S.<module>.B.*`` (module not downsample / norm):
+      ``B + 1 + sum(depths[:S])``;
     - ``backbone.levels.S.{downsample, norm}*``: ``1 + sum(depths[:S + 1])``, the last level taking
       the value of the one before it;
     - anything else: ``L + 1``.

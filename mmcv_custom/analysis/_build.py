@@ -4,7 +4,7 @@ replaced where no accelerator is present."""
 import copy
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple, Union
 
 import torch
 from mmengine.config import Config
@@ -38,7 +38,7 @@ def load_config(path: PathLike, cfg_options: Optional[Dict[str, Any]] = None) ->
     return cfg
 
 
-def _default_scope(cfg: Config):
+def _default_scope(cfg: Config) -> ContextManager[Any]:
     return DefaultScope.overwrite_default_scope(cfg.get('default_scope'))
 
 
@@ -58,7 +58,9 @@ class MetaAllocation(TorchFunctionMode):
     from ``torch.linspace(...)`` with ``.item()``, which ``with torch.device('meta')`` refuses.
     """
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(self, func: Callable[..., Any], types: Tuple[type, ...],
+                           args: Tuple[Any, ...] = (),
+                           kwargs: Optional[Dict[str, Any]] = None) -> Any:
         kwargs = dict(kwargs or {})
         if func in ALLOCATING_FACTORIES and kwargs.get('device') is None:
             kwargs['device'] = torch.device('meta')

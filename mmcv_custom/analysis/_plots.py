@@ -7,7 +7,9 @@ from ._build import PathLike
 from ._schedule import LrSchedule
 
 
-def _new_figure(width: float, height: float, rows: int = 1, cols: int = 1, **kwargs):
+def _new_figure(width: float, height: float, rows: int = 1, cols: int = 1,
+                **kwargs: Any) -> Tuple[Any, Any]:
+    """A matplotlib ``Figure`` on the Agg canvas and its grid of axes (``subplots`` options)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

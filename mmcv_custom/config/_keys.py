@@ -1,19 +1,21 @@
 """The ``paramwise_cfg`` keys every layer-decay constructor shares, each written once: its check,
 default, meaning and, for a key other constructors read, where it belongs.
 
-The recipes' own keys (``depths``, ``offset_lr_scale``, ...) are declared with the recipes that read
-them (``mmcv_custom.recipes._published``).
+The recipes' own keys (``depths``, ``offset_lr_scale``, ...) are defined here too; each recipe names
+the ones it reads (``mmcv_custom.recipes._published``).
 """
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from .._checks import (NON_NEGATIVE, RATE, check_bool, check_choice, check_number,
-                       check_positive_int)
+                       check_positive_int, check_positive_ints)
 
 __all__ = ['ConfigKeyError', 'MissingKeyError', 'UnknownKeyError', 'Key', 'OneOf',
            'normalize_prefix', 'check_multiplier', 'LAYER_DECAY_RATE', 'DECAY_RATE',
-           'LAYER_DECAY_KEYS', 'MMENGINE_KEYS', 'SPELLING_HINTS', 'RESERVED_GROUP_KEYS', 'key_home']
+           'LAYER_DECAY_KEYS', 'MMENGINE_KEYS', 'DEPTHS', 'OFFSET_LR_SCALE', 'BACKBONE_SMALL_LR',
+           'DINO_HEAD', 'HEAD_DECAY_RATE', 'LM_HEAD_DECAY_RATE', 'SPELLING_HINTS',
+           'RESERVED_GROUP_KEYS', 'key_home']
 
 #: Keys of a ``custom_keys`` entry that layer decay computes itself.
 RESERVED_GROUP_KEYS = ('params', 'param_names', 'lr', 'weight_decay', 'lr_scale', 'group_name',
@@ -170,6 +172,33 @@ MMENGINE_KEYS: Tuple[Key, ...] = (
         'a parameter shared by several modules is kept under its first name (warned) instead of '
         'raising'),
 )
+
+#: Keys only some recipes read (the recipes name them; a recipe that ignores one refuses it).
+def _check_depths(path: str, value: Any) -> Tuple[int, ...]:
+    return check_positive_ints(path, value, 'the number of blocks per stage, e.g. [4, 4, 18, 4]')
+
+
+_INTERNIMAGE_HOME = "InternImage's configs use constructor='CustomLayerDecayOptimizerConstructor'. "
+_VIT_WISE_HOME = ("It belongs to constructor='LearningRateDecayOptimizerConstructor' with "
+                  "decay_type='vit_wise'. ")
+DEPTHS = Key('depths', _check_depths, None,
+             "InternImage, Swin: blocks per level, e.g. [4, 4, 18, 4]; checked against the model's "
+             'names; num_layers defaults to sum(depths)', home=_INTERNIMAGE_HOME)
+OFFSET_LR_SCALE = Key('offset_lr_scale', check_multiplier, None,
+                      'InternImage: multiplies the lr of sampling_offsets / reference_points '
+                      '(default 1.0)', home=_INTERNIMAGE_HOME)
+BACKBONE_SMALL_LR = Key('backbone_small_lr', check_bool, False,
+                        'InternImage: multiplies every lr below the base lr by 0.1',
+                        home=_INTERNIMAGE_HOME)
+DINO_HEAD = Key('dino_head', check_bool, False,
+                'InternImage (DINO detector): head-level sampling_offsets / reference_points get '
+                '0.1x lr', home=_INTERNIMAGE_HOME)
+HEAD_DECAY_RATE = Key('head_decay_rate', check_multiplier, None,
+                      "decay_type='vit_wise' (OmniDrive / StreamPETR / Far3D): multiplies the lr "
+                      'of everything outside the backbone (default 1.0)', home=_VIT_WISE_HOME)
+LM_HEAD_DECAY_RATE = Key('lm_head_decay_rate', check_multiplier, None,
+                         "decay_type='vit_wise': multiplies the lr of lm_head.* instead (default "
+                         '0.1)', home=_VIT_WISE_HOME)
 
 #: Old spellings users carry over between the constructors and from mmcv 1.x configs.
 SPELLING_HINTS: Dict[str, str] = {'decay_rate': 'layer_decay_rate',

@@ -14,9 +14,9 @@ _NO_LAYOUT = ('{owner} is for ViT-style backbones, but no parameter of {model} h
               f'({SWIN.layout}); first names: {{sample}}.{{looks_like}} For ConvNeXt use '
               f'LearningRateDecayOptimizerConstructor. {GUIDANCE}')
 _LEVELS_NOTE = ("the names show InternImage's levels.S.blocks.B, which InternVL's reading "
-                '(recipe internvl) reads as layers.S, one id per level; InternImage\'s per-block '
-                'reading needs one of its keys (' + ', '.join(key.name for key in INTERNIMAGE_SEG.keys)
-                + ')')
+                "(recipe internvl) reads as layers.S, one id per level; InternImage's per-block "
+                'reading needs one of its keys ('
+                + ', '.join(key.name for key in INTERNIMAGE_SEG.keys) + ')')
 
 
 class CustomLayerDecayOptimizerConstructor(LayerDecayConstructorBase):

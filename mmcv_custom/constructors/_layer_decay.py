@@ -18,9 +18,10 @@ class LayerDecayOptimizerConstructor(LayerDecayConstructorBase):
     Which rule applies follows the rate key the config gives, as the published configs do:
 
     - ``layer_decay_rate`` (+ ``num_layers``): the BEiT / ViT-Adapter rule (recipe ``beit``;
-      microsoft/unilm ``beit/semantic_segmentation/mmcv_custom/layer_decay_optimizer_constructor.py``
-      and czczup/ViT-Adapter ``segmentation/mmcv_custom/layer_decay_optimizer_constructor.py``, also
-      used by EVA, ViT-CoMer and mmseg's BEiT / MAE configs). Relative to the backbone:
+      microsoft/unilm ``beit/semantic_segmentation/mmcv_custom/
+      layer_decay_optimizer_constructor.py`` and czczup/ViT-Adapter ``segmentation/mmcv_custom/
+      layer_decay_optimizer_constructor.py``, also used by EVA, ViT-CoMer and mmseg's BEiT / MAE
+      configs). Relative to the backbone:
       ``cls_token``, ``mask_token``, ``pos_embed``, ``register_tokens`` and ``patch_embed.*`` have
       id 0, ``blocks.i`` / ``layers.i`` id ``i + 1``, the rest the head id ``L + 1``; Mask2Former's
       ``decode_head.{query_embed, query_feat, level_embed, cls_embed, mask_embed}`` have id 0.

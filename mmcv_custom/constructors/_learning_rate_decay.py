@@ -23,8 +23,8 @@ class LearningRateDecayOptimizerConstructor(LayerDecayConstructorBase):
     """Layer-wise or stage-wise learning-rate decay for ConvNeXt, Swin and ViT backbones.
 
     A drop-in replacement for the classes of the same name in mmdet 3.x and mmseg 1.x: with the
-    same ``paramwise_cfg`` every parameter gets the same lr, weight decay and group name, in the same
-    group order, and it also works where they raise ``NotImplementedError`` (mmseg's and
+    same ``paramwise_cfg`` every parameter gets the same lr, weight decay and group name, in the
+    same group order, and it also works where they raise ``NotImplementedError`` (mmseg's and
     mmpretrain's ``VisionTransformer``, InternViT-style ``blocks.N`` layouts).
 
     ``lr = base_lr * lr_scale`` by the formula of ``mmcv_custom.layer_decay._plan`` with
@@ -80,5 +80,6 @@ class LearningRateDecayOptimizerConstructor(LayerDecayConstructorBase):
     @classmethod
     def candidates(cls, settings: Settings, model: Optional[nn.Module]) -> Candidates:
         """The recipes of ``decay_type``, in order."""
-        return Candidates(tuple(RECIPES[name] for name in RECIPES_BY_DECAY_TYPE[settings.decay_type]),
+        names = RECIPES_BY_DECAY_TYPE[settings.decay_type]
+        return Candidates(tuple(RECIPES[name] for name in names),
                           because=f'paramwise_cfg.decay_type={settings.decay_type!r}: ')

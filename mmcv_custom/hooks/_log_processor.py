@@ -1,5 +1,5 @@
 """``LayerDecayLogProcessor``: print ``lr_head`` / ``lr_embed`` in the format of ``lr``."""
-from typing import Tuple
+from typing import Any, Tuple
 
 from mmengine.registry import LOG_PROCESSORS
 from mmengine.runner import LogProcessor
@@ -20,7 +20,7 @@ class LayerDecayLogProcessor(LogProcessor):
         log_processor = dict(type='LayerDecayLogProcessor', window_size=10, by_epoch=False)
     """
 
-    def get_log_after_iter(self, runner, batch_idx: int, mode: str) -> Tuple[dict, str]:
+    def get_log_after_iter(self, runner: Any, batch_idx: int, mode: str) -> Tuple[dict, str]:
         tag, log_str = super().get_log_after_iter(runner, batch_idx, mode)
         for key in LR_KEYS:
             value = tag.get(key, tag.get(f'{mode}/{key}'))

@@ -2,7 +2,7 @@
 import json
 import math
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
@@ -19,7 +19,7 @@ EMBED_KEY = 'train/lr_embed'
 SUMMARY_FILE = 'param_groups.json'
 
 
-def optimizer_param_groups(optim_wrapper) -> Optional[List[dict]]:
+def optimizer_param_groups(optim_wrapper: Any) -> Optional[List[dict]]:
     """The param groups of the optimizer inside ``optim_wrapper`` (``OptimWrapper``,
     ``AmpOptimWrapper``, ...), or None for wrappers without a single ``optimizer``
     (``OptimWrapperDict``)."""
@@ -105,7 +105,7 @@ class LayerDecayLrHook(Hook):
         self.summary_file = summary_file
         self._warned = False
 
-    def _groups(self, runner) -> Optional[List[dict]]:
+    def _groups(self, runner: Any) -> Optional[List[dict]]:
         groups = optimizer_param_groups(runner.optim_wrapper)
         if groups is None and not self._warned:
             self._warned = True
@@ -114,7 +114,7 @@ class LayerDecayLrHook(Hook):
                 'optimizer; lr_head / lr_embed and param_groups.json are skipped')
         return groups
 
-    def before_train(self, runner) -> None:
+    def before_train(self, runner: Any) -> None:
         groups = self._groups(runner)
         if groups is None or not self.summary_file or not is_main_process():
             return
@@ -132,7 +132,8 @@ class LayerDecayLrHook(Hook):
             json.dump(constructed_records(groups, numels), file, indent=2)
         runner.logger.info(f'LayerDecayLrHook: param group records written to {path}')
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+    def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+                         outputs: Any = None) -> None:
         groups = self._groups(runner)
         if groups is None:
             return

@@ -30,7 +30,7 @@ Weight decay, the first that applies (as in MMEngine's ``DefaultOptimWrapperCons
 """
 import re
 from dataclasses import dataclass
-from typing import Any, FrozenSet, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, FrozenSet, Mapping, Optional, Tuple
 
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -38,12 +38,12 @@ from torch.nn.modules.instancenorm import _InstanceNorm
 
 from ..config._optimizer import OptimizerSettings
 from ..config._schema import Settings
-from ..recipes._layout import NameIndex, recognizes
+from ..recipes._layout import LayerIdError, NameIndex, recognizes
 from ..recipes._match import Candidates, select_rule
-from ..recipes._model import MODEL_LAYER_DEPTH, model_rule, no_weight_decay_names
+from ..recipes._model import model_rule, no_weight_decay_names
 from ..recipes._rule import RecipeRule
-from ..recipes._schema import EMBED_LAYER_ID, LayerDecayRecipe, LayerIdError, head_layer_id
-from ._params import ModelParams, ParamInfo
+from ..recipes._schema import head_layer_id
+from ._params import ModelParams, ParamInfo, check_params
 
 NORM_TYPES = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm)
 _TOKEN = re.compile(r'(?:^|_)(?:tokens?|pos_embed|pos_embedding)$')
@@ -64,28 +64,6 @@ def lr_scale(rate: float, layer_id: int, num_layers: int, below_base_factor: flo
     if scale < 1:
         scale *= below_base_factor
     return scale * recipe_mult * lr_mult
-
-
-def lowest_lr_scale(recipes: Sequence[LayerDecayRecipe], settings: Settings) -> Optional[float]:
-    """A lower bound of :func:`lr_scale` over every parameter of any model ``settings`` can plan
-    with ``recipes``: the embeddings' scale (layer id 0) times the smallest recipe multiplier and
-    MMEngine ``lr_mult`` that can apply. None when ``num_layers`` is left to the model."""
-    if settings.num_layers is None:
-        return None
-    options = settings.recipe_options
-    lr_mults = [entry['lr_mult'] for entry in settings.custom_keys.values() if 'lr_mult' in entry]
-    lr_mults += [mult for mult in (settings.bias_lr_mult, settings.dcn_offset_lr_mult)
-                 if mult is not None]
-    bounds = []
-    for recipe in ((MODEL_LAYER_DEPTH,) if settings.layer_ids_from_model else recipes):
-        factors = [options[m.factor_key] if m.factor_key and options[m.factor_key] is not None
-                   else m.factor for m in recipe.multipliers
-                   if m.enabled_by is None or options[m.enabled_by]]
-        below = recipe.below_base_factor
-        bounds.append(lr_scale(settings.rate, EMBED_LAYER_ID, settings.num_layers,
-                               below[1] if below and options[below[0]] else 1.0,
-                               min([1.0] + factors), min([1.0] + lr_mults)))
-    return min(bounds)
 
 
 class Assignment:
@@ -214,36 +192,14 @@ class Plan:
         return None
 
 
-def _check_model(params: ModelParams, settings: Settings, owner: str) -> List[str]:
-    warnings = []
-    if not params.trainable:
-        raise ValueError(
-            f'{owner}: the model has no trainable parameters (all {len(params.frozen_names)}'
-            ' have requires_grad=False); there is nothing to optimize')
-    for alias, first in params.aliases:
-        if not settings.bypass_duplicate:
-            raise ValueError(
-                f'{owner}: parameter {first!r} is shared: the same tensor is also reachable as '
-                f'{alias!r}. A parameter may sit in one group only; set '
-                'paramwise_cfg.bypass_duplicate=True to keep it once, under its first name.')
-        warnings.append(f'{owner}: {alias!r} is the same tensor as {first!r}; it is kept once, '
-                        'under its first name, since bypass_duplicate=True')
-    return warnings
-
-
 def _choose_rule(candidates: Candidates, settings: Settings, names: NameIndex,
                  model: nn.Module, owner: str) -> RecipeRule:
     if settings.layer_ids_from_model:
         return model_rule(model, settings.backbone_prefix, names, owner)
-    rule = select_rule(candidates, names, owner=owner, model=type(model).__name__,
+    return select_rule(candidates, names, owner=owner, model=type(model).__name__,
                        prefix=settings.backbone_prefix, options=settings.recipe_options,
-                       head_embeddings_at_layer_0=settings.head_embeddings_at_layer_0)
-    if 'head_embeddings_at_layer_0' in settings.given and not rule.recipe.head_embeddings:
-        raise ValueError(
-            f'{owner}: paramwise_cfg.head_embeddings_at_layer_0 is set, but recipe '
-            f'{rule.recipe.name!r} places no decode-head embeddings at layer 0 (its source, '
-            f'{rule.recipe.source}, gives them the head id); remove the key')
-    return rule
+                       head_embeddings_at_layer_0=settings.head_embeddings_at_layer_0,
+                       head_embeddings_given='head_embeddings_at_layer_0' in settings.given)
 
 
 def _num_layers(rule: RecipeRule, params: ModelParams, given: Optional[int],
@@ -286,7 +242,7 @@ def make_plan(candidates: Candidates, settings: Settings, optimizer: OptimizerSe
     trainable parameter, a shared one, an unrecognised layout, ``num_layers`` too small, ...).
     """
     owner = settings.owner
-    warnings = _check_model(params, settings, owner)
+    warnings = check_params(params, settings.bypass_duplicate, owner)
     names = NameIndex(params.all_names)
     rule = _choose_rule(candidates, settings, names, model, owner)
     try:

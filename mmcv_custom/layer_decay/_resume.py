@@ -44,7 +44,7 @@ def _listed(items: Sequence[str]) -> str:
     return shown + (f', ... ({more} more)' if more > 0 else '')
 
 
-def _group_of(layout) -> Dict[str, str]:
+def _group_of(layout: Sequence[Tuple[str, Tuple[str, ...]]]) -> Dict[str, str]:
     return {name: group_name for group_name, names in layout for name in names}
 
 

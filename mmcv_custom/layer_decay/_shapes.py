@@ -76,8 +76,8 @@ def recorded_shapes(model: nn.Module) -> Dict[int, torch.Size]:
         except AttributeError as error:
             raise RuntimeError(
                 f'mmcv_custom: torch {torch.__version__} FSDP FlatParameter lacks {error.name!r}, '
-                'which records the original parameter shapes; mmcv_custom.layer_decay._shapes needs '
-                'updating for this torch') from None
+                'which records the original parameter shapes; mmcv_custom.layer_decay._shapes '
+                'needs updating for this torch') from None
         if len(params) != len(recorded):
             raise RuntimeError(
                 f'mmcv_custom: an FSDP FlatParameter of torch {torch.__version__} holds '

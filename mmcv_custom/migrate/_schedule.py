@@ -28,8 +28,12 @@ lr), and a note says so. Otherwise the absolute floor is kept: then no group sta
 the schedule is mmcv 1.x's.
 """
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ..config._schema import Settings
+from ..layer_decay._plan import lr_scale
+from ..recipes._model import MODEL_LAYER_DEPTH
+from ..recipes._schema import EMBED_LAYER_ID, LayerDecayRecipe
 from ._result import MigrationError
 
 #: mmcv 1.x's hook name (policy, title-cased when written in lower case) -> our policy name.
@@ -151,8 +155,7 @@ def lowest_initial_lr(optimizer: Mapping,
     base = float(optimizer['lr'])
     if not paramwise_cfg:
         return base, 'without paramwise_cfg every group starts at optimizer.lr'
-    from ..registry import OPTIM_WRAPPER_CONSTRUCTORS
-    from ..layer_decay._plan import lowest_lr_scale
+    from ..registry import OPTIM_WRAPPER_CONSTRUCTORS  # filled when mmcv_custom is imported
     ours = OPTIM_WRAPPER_CONSTRUCTORS.module_dict
     named = optimizer.get('constructor')
     name = named.rsplit('.', 1)[-1] if isinstance(named, str) else None
@@ -173,7 +176,7 @@ def lowest_initial_lr(optimizer: Mapping,
     for cls in classes:
         try:
             settings = cls.schema.parse(paramwise_cfg)
-            bounds.append(lowest_lr_scale(cls.recipes_for(settings, None).recipes, settings))
+            bounds.append(_lowest_lr_scale(cls.recipes_for(settings, None).recipes, settings))
         except (KeyError, TypeError, ValueError) as error:  # this constructor refuses the keys
             refusals.append(str(error))
     if not bounds:
@@ -181,6 +184,29 @@ def lowest_initial_lr(optimizer: Mapping,
     if None in bounds:
         return None, 'paramwise_cfg leaves num_layers to the model'
     return base * min(bounds), 'from optimizer.lr and paramwise_cfg'
+
+
+def _lowest_lr_scale(recipes: Sequence[LayerDecayRecipe], settings: Settings) -> Optional[float]:
+    """A lower bound of the layer-decay formula (``layer_decay._plan.lr_scale``) over every
+    parameter of any model ``settings`` can plan with ``recipes``: the embeddings' scale (layer id
+    0) times the smallest recipe multiplier and MMEngine ``lr_mult`` that can apply. None when
+    ``num_layers`` is left to the model."""
+    if settings.num_layers is None:
+        return None
+    options = settings.recipe_options
+    lr_mults = [entry['lr_mult'] for entry in settings.custom_keys.values() if 'lr_mult' in entry]
+    lr_mults += [mult for mult in (settings.bias_lr_mult, settings.dcn_offset_lr_mult)
+                 if mult is not None]
+    bounds = []
+    for recipe in ((MODEL_LAYER_DEPTH,) if settings.layer_ids_from_model else recipes):
+        factors = [options[m.factor_key] if m.factor_key and options[m.factor_key] is not None
+                   else m.factor for m in recipe.multipliers
+                   if m.enabled_by is None or options[m.enabled_by]]
+        below = recipe.below_base_factor
+        bounds.append(lr_scale(settings.rate, EMBED_LAYER_ID, settings.num_layers,
+                               below[1] if below and options[below[0]] else 1.0,
+                               min([1.0] + factors), min([1.0] + lr_mults)))
+    return min(bounds)
 
 
 def _floor(setting: LrSetting, optimizer: Mapping, paramwise_cfg: Optional[Mapping],

@@ -14,8 +14,8 @@ Follows OpenGVLab/InternImage ``classification/optimizer.py`` (``build_optimizer
   multiplier applies only together with layer decay). Without ``lr_layer_decay_ratio`` every lr is
   ``base_lr``.
 - ``freeze_backbone`` levels: parameters whose name contains ``levels.{i}.`` for a listed ``i``
-  are in no group. (InternImage also sets their ``requires_grad=False``; this function changes nothing
-  in the model: freeze them there if their gradients should not be computed.)
+  are in no group. (InternImage also sets their ``requires_grad=False``; this function changes
+  nothing in the model: freeze them there if their gradients should not be computed.)
 
 InternImage builds one group per parameter; here parameters with the same ``(lr, weight_decay)``
 share a group, in first-appearance order, so every parameter gets exactly the same lr and weight

@@ -8,12 +8,47 @@ at C speed. That is exact only because every recipe pattern stays inside one nam
 (``_schema.crossing_construct`` refuses the others where a recipe is defined); ``[^.]`` is kept
 from crossing a newline here, and ``re.MULTILINE`` makes ``^`` / ``$`` the ends of a name.
 """
+from __future__ import annotations
+
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Dict, Iterator, Match, Optional, Pattern, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, Match, Optional, Pattern, Sequence, Tuple
 
-from ._schema import LayerDecayRecipe, LayerIdError
+if TYPE_CHECKING:  # _schema imports this module: the invariant below is checked there
+    from ._schema import LayerDecayRecipe
+
+
+class LayerIdError(ValueError):
+    """A name matched a recipe's pattern but lies outside what the recipe defines (a stage past
+    ``depths``, a fifth ConvNeXt stage, a layout the recipe refuses, ...)."""
+
+
+#: Regex constructs that can match a newline, found outside escapes: a negated class (``[^.]`` and
+#: classes that exclude ``\n`` are safe), ``\s`` / ``\W`` / ``\D`` (also inside a class) and
+#: the DOTALL flag.
+_CONSTRUCT = re.compile(r'\\[sWD]|\\.|\[\^((?:\\.|[^\]\\])*)\]|\(\?[a-zA-Z]*s[a-zA-Z]*[:)]')
+
+
+def crossing_construct(regex: str) -> Optional[str]:
+    """The first construct of ``regex`` that can match a newline, or None.
+
+    This module searches a recipe's patterns over the newline-joined parameter names at once,
+    which is exact only while a match stays inside one name: ``LayerDecayRecipe`` refuses a
+    pattern for which this is not None.
+    """
+    for match in _CONSTRUCT.finditer(regex):
+        text = match.group(0)
+        if text.startswith('\\') and text[1] not in 'sWD':
+            continue  # another escape
+        body = match.group(1)
+        if body is not None and (body == '.' or '\\n' in body):
+            continue  # [^.] (rewritten to [^.\n] by the mechanism) or a class excluding \n
+        return text
+    return None
+
+
+
 
 
 def _within_line(regex: str) -> str:
@@ -101,7 +136,8 @@ def _text(recipe: LayerDecayRecipe, prefix: str, names: NameIndex) -> str:
 def recognizes(recipe: LayerDecayRecipe, prefix: str, names: NameIndex) -> bool:
     """Whether some name under ``prefix`` matches one of the recipe's block patterns."""
     any_block = _line_regexes(recipe).any_block
-    return any_block is not None and any_block.search('\n' + _text(recipe, prefix, names)) is not None
+    return (any_block is not None
+            and any_block.search('\n' + _text(recipe, prefix, names)) is not None)
 
 
 def has_embeddings(recipe: LayerDecayRecipe, prefix: str, names: NameIndex) -> bool:

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..config._keys import normalize_prefix
-from ._layout import NameIndex, check_refused, has_embeddings, layers_shown, recognizes, stage_depths
+from ._layout import (LayerIdError, NameIndex, check_refused, has_embeddings, layers_shown,
+                      recognizes, stage_depths)
 from ._published import RECIPES
 from ._rule import RecipeRule, compile_recipe
-from ._schema import LayerDecayRecipe, LayerIdError, describe
+from ._schema import LayerDecayRecipe, describe
 
 #: Prefixes tried first, in this order, when the config names none: OpenMMLab's ``backbone.`` and
 #: the ``img_backbone.`` of mmdet3d-style detectors (StreamPETR, Far3D, OmniDrive).
@@ -171,14 +172,16 @@ def bind_depths(rule: RecipeRule, names: NameIndex, given: Optional[Sequence[int
 
 def select_rule(candidates: Candidates, names: NameIndex, *, owner: str, model: str,
                 prefix: Optional[str] = None, options: Optional[Mapping[str, Any]] = None,
-                head_embeddings_at_layer_0: bool = True) -> RecipeRule:
+                head_embeddings_at_layer_0: bool = True,
+                head_embeddings_given: bool = False) -> RecipeRule:
     """The first candidate recipe that recognises ``names`` (under ``prefix`` if given, else under
     ``backbone.``, ``img_backbone.``, where its layout is found, or no prefix), bound to the
     model: its prefix, ``options`` (the recipe keys' values) and ``depths`` (``options['depths']``
     checked against the names, else read from them).
 
     ValueError when none does (:func:`unrecognised_layout`), naming the parameter for a layout
-    the recipe refuses, and for ``depths`` that do not match.
+    the recipe refuses, for ``depths`` that do not match, and for ``head_embeddings_at_layer_0``
+    given (``head_embeddings_given``) to a recipe without head embeddings.
     """
     options = dict(options or {})
     prefixes = candidate_prefixes(names, prefix)
@@ -190,6 +193,11 @@ def select_rule(candidates: Candidates, names: NameIndex, *, owner: str, model: 
             rule = compile_recipe(recipe, found, (), options, head_embeddings_at_layer_0)
             check_refused(recipe, found, names)
             _check_outside_multipliers(rule)
+            if head_embeddings_given and not recipe.head_embeddings:
+                raise LayerIdError(
+                    'paramwise_cfg.head_embeddings_at_layer_0 is set, but recipe '
+                    f'{recipe.name!r} places no decode-head embeddings at layer 0 (its source, '
+                    f'{recipe.source}, gives them the head id); remove the key')
             return bind_depths(rule, names, options.get('depths'), owner)
     except LayerIdError as error:
         raise ValueError(f'{owner}: {error}') from None

@@ -2,46 +2,19 @@
 
 Every regex below is matched against the *canonical* name (wrapper segments removed) relative to
 the backbone prefix unless the field says otherwise (see :class:`~._schema.LayerDecayRecipe`).
-The recipes' own ``paramwise_cfg`` keys are declared here too, once each, and shared by the
-recipes that read them; which recipe reads which key, and the constructors' schemas, derive from
-these entries.
+Each recipe names the ``paramwise_cfg`` keys it reads (defined once, in ``config._keys``); which
+recipe reads which key, and the recipe keys of the constructors' schemas, derive from that.
 
-Adding a recipe is adding an entry to :data:`RECIPES` (and its keys, if it has new ones) and its
-test; an embeddings pattern is one more regex in a recipe's ``embeddings``.
+Adding a recipe is adding an entry to :data:`RECIPES` and its test; an embeddings pattern is one
+more regex in a recipe's ``embeddings``.
 """
 from dataclasses import replace
-from typing import Any, Dict, Tuple
+from typing import Dict, Tuple
 
-from .._checks import check_bool, check_positive_ints
-from ..config._keys import Key, check_multiplier
+from ..config._keys import (BACKBONE_SMALL_LR, DEPTHS, DINO_HEAD, HEAD_DECAY_RATE,
+                            LM_HEAD_DECAY_RATE, OFFSET_LR_SCALE, Key)
 from ._schema import BlockPattern, LayerDecayRecipe, LrMultiplier, WeightDecayRule
 
-
-def _check_depths(path: str, value: Any) -> Tuple[int, ...]:
-    return check_positive_ints(path, value, 'the number of blocks per stage, e.g. [4, 4, 18, 4]')
-
-
-_INTERNIMAGE_HOME = "InternImage's configs use constructor='CustomLayerDecayOptimizerConstructor'. "
-_VIT_WISE_HOME = ("It belongs to constructor='LearningRateDecayOptimizerConstructor' with "
-                  "decay_type='vit_wise'. ")
-DEPTHS = Key('depths', _check_depths, None,
-             "InternImage, Swin: blocks per level, e.g. [4, 4, 18, 4]; checked against the model's "
-             'names; num_layers defaults to sum(depths)', home=_INTERNIMAGE_HOME)
-OFFSET_LR_SCALE = Key('offset_lr_scale', check_multiplier, None,
-                      'InternImage: multiplies the lr of sampling_offsets / reference_points '
-                      '(default 1.0)', home=_INTERNIMAGE_HOME)
-BACKBONE_SMALL_LR = Key('backbone_small_lr', check_bool, False,
-                        'InternImage: multiplies every lr below the base lr by 0.1',
-                        home=_INTERNIMAGE_HOME)
-DINO_HEAD = Key('dino_head', check_bool, False,
-                'InternImage (DINO detector): head-level sampling_offsets / reference_points get '
-                '0.1x lr', home=_INTERNIMAGE_HOME)
-HEAD_DECAY_RATE = Key('head_decay_rate', check_multiplier, None,
-                      "decay_type='vit_wise' (OmniDrive / StreamPETR / Far3D): multiplies the lr of "
-                      'everything outside the backbone (default 1.0)', home=_VIT_WISE_HOME)
-LM_HEAD_DECAY_RATE = Key('lm_head_decay_rate', check_multiplier, None,
-                         "decay_type='vit_wise': multiplies the lr of lm_head.* instead (default "
-                         '0.1)', home=_VIT_WISE_HOME)
 
 #: Tokens and position embeddings at the top of a ViT backbone (``register_tokens``: DINOv2 with
 #: registers, facebookresearch/dinov2 ``dinov2/train/param_groups.py``, puts them at layer 0;

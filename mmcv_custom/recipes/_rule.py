@@ -12,8 +12,9 @@ from functools import lru_cache
 from typing import Any, Dict, Mapping, Optional, Pattern, Sequence, Tuple
 
 from ..config._keys import normalize_prefix
-from ._schema import (EMBED_LAYER_ID, ID_FORMULAS, IdFacts, LayerDecayRecipe, LayerIdError,
-                      flat_or_bias, head_layer_id)
+from ._layout import LayerIdError
+from ._schema import (EMBED_LAYER_ID, ID_FORMULAS, IdFacts, LayerDecayRecipe, flat_or_bias,
+                      head_layer_id)
 
 
 def _any_of(regexes: Sequence[str]) -> Optional[Pattern]:

@@ -18,14 +18,12 @@ the published mmcv-style recipes need; :mod:`._rule` is the one mechanism that a
 a name, :mod:`._match` chooses one for a model, and :mod:`._published` holds the published ones
 with their sources.
 """
-import re
 from dataclasses import dataclass
 from typing import Callable, Dict, FrozenSet, Iterator, Mapping, Optional, Sequence, Tuple
 
 from ..config._keys import Key
+from ._layout import LayerIdError, crossing_construct
 
-#: The keys a pattern's named groups may use: ``stage`` (a stage / level index) and ``block``.
-GROUP_NAMES = ('stage', 'block')
 #: The layer id of the embeddings (patch / position embeddings, class and mask tokens). Block
 #: ``i`` has id ``i + 1``, everything above the blocks the head id ``num_layers + 1``.
 EMBED_LAYER_ID = 0
@@ -50,11 +48,6 @@ class IdFacts:
     depths: Tuple[int, ...] = ()
 
 
-class LayerIdError(ValueError):
-    """A name matched a recipe's pattern but lies outside what the recipe defines (a stage past
-    ``depths``, a fifth ConvNeXt stage, ...)."""
-
-
 def _stage(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
     stage = int(match['stage'])
     if facts.depths and stage >= len(facts.depths):
@@ -71,38 +64,38 @@ def _convnext_stage(match: Mapping[str, str], name: str) -> int:
     return stage
 
 
-def _plain(match, facts, name):
+def _plain(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
     return int(match['block']) + 1
 
 
-def _cumulative(match, facts, name):
+def _cumulative(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
     stage = _stage(match, facts, name)
     return int(match['block']) + 1 + sum(facts.depths[:stage])
 
 
-def _last_block_of_stage(match, facts, name):
+def _last_block_of_stage(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
     return sum(facts.depths[:_stage(match, facts, name) + 1])
 
 
-def _internimage_level_end(match, facts, name):
+def _internimage_level_end(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
     # InternImage spells out levels 0-2 and gives every later level's downsample / norm the
     # value of level 2 (the last level of its 4-level models shares the previous one's id).
     stage = min(_stage(match, facts, name), 2)
     return 1 + sum(facts.depths[:stage + 1])
 
 
-def _convnext_downsample(match, facts, name):
+def _convnext_downsample(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
     return (0, 2, 3, facts.num_layers)[_convnext_stage(match, name)]
 
 
-def _convnext_block(match, facts, name):
+def _convnext_block(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
     stage = _convnext_stage(match, name)
     if stage == 2:
         return 3 + int(match['block']) // 3
-    return (1, 2, None, facts.num_layers)[stage]
+    return (1, 2, 0, facts.num_layers)[stage]  # stage 2 is read above
 
 
-def _stage_plus_one(match, facts, name):
+def _stage_plus_one(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
     return _convnext_stage(match, name) + 1
 
 
@@ -122,29 +115,6 @@ ID_FORMULAS: Dict[str, IdFormula] = {
 
 #: How a recipe reads the model's depth from its names.
 DEPTH_RULES = ('max_block', 'stage_depths', 'convnext')
-
-
-#: Regex constructs that can match a newline, found outside escapes: a negated class (``[^.]`` and
-#: classes that exclude ``\n`` are safe), ``\s`` / ``\W`` / ``\D`` (also inside a class) and
-#: the DOTALL flag.
-_CONSTRUCT = re.compile(r'\\[sWD]|\\.|\[\^((?:\\.|[^\]\\])*)\]|\(\?[a-zA-Z]*s[a-zA-Z]*[:)]')
-
-
-def crossing_construct(regex: str) -> Optional[str]:
-    """The first construct of ``regex`` that can match a newline, or None.
-
-    The mechanism (``_rule``) searches a recipe's patterns over the newline-joined parameter
-    names at once, which is exact only while a match stays inside one name.
-    """
-    for match in _CONSTRUCT.finditer(regex):
-        text = match.group(0)
-        if text.startswith('\\') and text[1] not in 'sWD':
-            continue  # another escape
-        body = match.group(1)
-        if body is not None and (body == '.' or '\\n' in body):
-            continue  # [^.] (rewritten to [^.\n] by the mechanism) or a class excluding \n
-        return text
-    return None
 
 
 @dataclass(frozen=True)
@@ -260,7 +230,7 @@ class LayerDecayRecipe:
                              f'are not among its keys {sorted(self.key_names)}')
         for regex in self.patterns():
             construct = crossing_construct(regex)
-            if construct is not None:
+            if construct is not None:  # the joined-names search (_layout) would misread it
                 raise ValueError(
                     f'recipe {self.name!r}: pattern {regex!r} uses {construct}, which can match '
                     'across parameter names (the names are searched joined by newlines); write '

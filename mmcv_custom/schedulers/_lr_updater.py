@@ -168,8 +168,10 @@ class LrUpdaterParamScheduler(_ParamScheduler):
                          last_step=last_step, by_epoch=False, verbose=verbose)
 
     @classmethod
-    def build_iter_from_epoch(cls, *args, begin: int = 0, end: int = INF, by_epoch: bool = True,
-                              epoch_length: Optional[int] = None, **kwargs):
+    def build_iter_from_epoch(cls, *args: Any, begin: int = 0, end: int = INF,
+                              by_epoch: bool = True,
+                              epoch_length: Optional[int] = None,
+                              **kwargs: Any) -> 'LrUpdaterParamScheduler':
         """An iteration-based instance, given the epoch length (``convert_to_iter_based``)."""
         if not by_epoch:
             raise ValueError('LrUpdaterLR: convert_to_iter_based needs by_epoch=True')
