@@ -57,11 +57,11 @@ class Settings:
                      if name in self.given and value is not False)
 
     @property
-    def mmengine_keys_given(self) -> bool:
-        """Whether some MMEngine key other than ``bypass_duplicate`` applies."""
-        return bool(self.custom_keys) or any(
-            getattr(self, key.name) is not None for key in MMENGINE_KEYS
-            if key.name not in ('custom_keys', 'bypass_duplicate'))
+    def mmengine_multipliers_given(self) -> bool:
+        """Whether the config sets one of MMEngine's multiplier keys (``bias_lr_mult``, ...)."""
+        return any(value is not None for value in (
+            self.bias_lr_mult, self.bias_decay_mult, self.norm_decay_mult,
+            self.dwconv_decay_mult, self.flat_decay_mult, self.dcn_offset_lr_mult))
 
 
 @dataclass(frozen=True)

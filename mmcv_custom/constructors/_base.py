@@ -1,18 +1,12 @@
-"""What the layer-decay constructors share: one pass, in one direction.
+"""What the layer-decay constructors share: one pass, in one direction::
 
-``__init__`` parses ``paramwise_cfg`` and the optimizer config once (frozen settings; every key
-checked before the model is touched). ``add_params`` collects the model's parameters (canonical
-names, original shapes), makes the plan from the recipes the constructor's :meth:`candidates`
-names, builds the groups from the plan and logs one report::
-
-    settings = schema.parse(paramwise_cfg)                        # __init__
-    params   = collect_params(model)
+    settings = schema.parse(paramwise_cfg)                        # __init__, before the model
+    params   = collect_params(model)                              # canonical names, shapes
     plan     = make_plan(candidates, settings, optimizer, params, model)
     groups   = group_params(params, plan)                         # plan.assign(param)
 
 A subclass is a docstring, its :class:`~mmcv_custom.config._schema.ParamwiseSchema` (its rate
-key(s) among them) and :meth:`candidates`; the keys it accepts are appended to its docstring
-from the schema.
+key(s) among them; the keys are appended to its docstring) and :meth:`candidates`.
 """
 from textwrap import indent
 from typing import Any, ClassVar, List, Optional, Tuple

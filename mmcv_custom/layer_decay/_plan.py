@@ -33,8 +33,6 @@ from dataclasses import dataclass
 from typing import Any, FrozenSet, Mapping, Optional, Tuple
 
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
-from torch.nn.modules.instancenorm import _InstanceNorm
 
 from ..config._optimizer import OptimizerSettings
 from ..config._schema import Settings
@@ -43,9 +41,9 @@ from ..recipes._match import Candidates, select_rule
 from ..recipes._model import model_rule, no_weight_decay_names
 from ..recipes._rule import RecipeRule
 from ..recipes._schema import head_layer_id
+from ._mmengine_keys import MMEngineMultipliers
 from ._params import ModelParams, ParamInfo, check_params
 
-NORM_TYPES = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm)
 _TOKEN = re.compile(r'(?:^|_)(?:tokens?|pos_embed|pos_embedding)$')
 #: What a token name ends with (a cheap test before ``is_token_name``'s regex).
 TOKEN_ENDINGS = ('token', 'tokens', 'pos_embed', 'pos_embedding')
@@ -92,14 +90,6 @@ class NumLayers:
     given: bool
 
 
-def _dcn_types() -> tuple:
-    try:
-        from mmcv.ops import DeformConv2d, ModulatedDeformConv2d
-    except ImportError:
-        return ()
-    return (DeformConv2d, ModulatedDeformConv2d)
-
-
 @dataclass(frozen=True)
 class Plan:
     """How every parameter of one model gets its lr and weight decay: the settings, the
@@ -114,15 +104,12 @@ class Plan:
     layer_ids: Tuple[int, ...]
     #: Full names that get weight decay 0 whatever the rule (``no_weight_decay()`` lists).
     no_decay_names: FrozenSet[str]
-    #: Modules by canonical path (whether a parameter lies in a DCN layer).
-    modules: Mapping[str, nn.Module]
-    dcn_types: tuple
     #: ``custom_keys`` longest first (ties: alphabetical): the first contained in a name wins.
     custom_key_order: Tuple[str, ...]
+    #: MMEngine's multiplier keys (None when the config sets none).
+    mmengine: Optional[MMEngineMultipliers]
     #: The recipe's factor on scales below 1 (1.0 unless its key enables it).
     below_base_factor: float
-    #: Whether some MMEngine key applies (``custom_keys``, a multiplier).
-    mmengine_keys: bool
     #: Without MMEngine keys and recipe multipliers a parameter's assignment depends only on its
     #: layer id and whether it is decayed: ``{layer_id: (decayed, not decayed)}``, made once.
     by_layer: Optional[Mapping[int, Tuple[Assignment, Assignment]]]
@@ -144,10 +131,8 @@ class Plan:
             lr_mult = options.pop('lr_mult', 1.0)
             decay_mult = options.pop('decay_mult', None)
             extras = tuple(sorted(options.items()))
-        elif self.mmengine_keys:
-            in_dcn = self._in_dcn(param)
-            lr_mult = self._mmengine_lr_mult(param, in_dcn)
-            decay_mult = self._mmengine_decay_mult(param, in_dcn)
+        elif self.mmengine is not None:
+            lr_mult, decay_mult = self.mmengine(param)
         if decay_mult is not None:
             decays, weight_decay = decay_mult > 0, base_wd * decay_mult
         elif self._no_decay(param):
@@ -161,35 +146,6 @@ class Plan:
         return (self.rule.no_decay(param.name, len(param.shape))
                 or param.name in self.no_decay_names
                 or (self.settings.exclude_tokens_from_decay and is_token_name(param.name)))
-
-    def _in_dcn(self, param: ParamInfo) -> bool:
-        if not self.dcn_types or not param.module_name:
-            return False
-        parent = self.modules.get(param.module_name.rpartition('.')[0])
-        return isinstance(parent, self.dcn_types)
-
-    def _mmengine_lr_mult(self, param: ParamInfo, in_dcn: bool) -> float:
-        settings, lr_mult = self.settings, 1.0
-        is_norm = isinstance(param.module, NORM_TYPES)
-        if param.attr == 'bias' and settings.bias_lr_mult is not None and not (is_norm or in_dcn):
-            lr_mult = settings.bias_lr_mult
-        if (settings.dcn_offset_lr_mult is not None and in_dcn
-                and 'conv_offset' in param.module_name and isinstance(param.module, nn.Conv2d)):
-            lr_mult = settings.dcn_offset_lr_mult
-        return lr_mult
-
-    def _mmengine_decay_mult(self, param: ParamInfo, in_dcn: bool) -> Optional[float]:
-        settings, module = self.settings, param.module
-        if isinstance(module, NORM_TYPES) and settings.norm_decay_mult is not None:
-            return settings.norm_decay_mult
-        if param.attr == 'bias' and not in_dcn and settings.bias_decay_mult is not None:
-            return settings.bias_decay_mult
-        if (isinstance(module, nn.Conv2d) and module.in_channels == module.groups
-                and settings.dwconv_decay_mult is not None):
-            return settings.dwconv_decay_mult
-        if len(param.shape) == 1 and not in_dcn and settings.flat_decay_mult is not None:
-            return settings.flat_decay_mult
-        return None
 
 
 def _choose_rule(candidates: Candidates, settings: Settings, names: NameIndex,
@@ -263,19 +219,16 @@ def make_plan(candidates: Candidates, settings: Settings, optimizer: OptimizerSe
         other, note = candidates.alternative
         if recognizes(other, rule.prefix, names):
             notes = (note,)
-    needs_dcn = any(value is not None for value in (
-        settings.bias_lr_mult, settings.bias_decay_mult, settings.flat_decay_mult,
-        settings.dcn_offset_lr_mult))
     below = rule.recipe.below_base_factor
     below_base_factor = below[1] if below and settings.recipe_options[below[0]] else 1.0
-    mmengine_keys = settings.mmengine_keys_given
+    mmengine = (MMEngineMultipliers.of(settings, params.modules)
+                if settings.mmengine_multipliers_given else None)
     by_layer = None
-    if not mmengine_keys and not rule.recipe.multipliers:
+    if not settings.custom_keys and mmengine is None and not rule.recipe.multipliers:
         scales = {k: lr_scale(settings.rate, k, num_layers.value, below_base_factor)
                   for k in set(layer_ids)}
         by_layer = {k: (Assignment(k, scale, True, optimizer.base_wd),
                         Assignment(k, scale, False, 0.0)) for k, scale in scales.items()}
     return Plan(owner, settings, optimizer, rule, num_layers, layer_ids, no_decay_names,
-                params.modules, _dcn_types() if needs_dcn else (),
-                tuple(sorted(sorted(settings.custom_keys), key=len, reverse=True)),
-                below_base_factor, mmengine_keys, by_layer, tuple(warnings), notes)
+                tuple(sorted(sorted(settings.custom_keys), key=len, reverse=True)), mmengine,
+                below_base_factor, by_layer, tuple(warnings), notes)

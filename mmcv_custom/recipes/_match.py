@@ -15,7 +15,7 @@ from ._layout import (LayerIdError, NameIndex, check_refused, has_embeddings, la
                       recognizes, stage_depths)
 from ._published import RECIPES
 from ._rule import RecipeRule, compile_recipe
-from ._schema import LayerDecayRecipe, describe
+from ._schema import LayerDecayRecipe
 
 #: Prefixes tried first, in this order, when the config names none: OpenMMLab's ``backbone.`` and
 #: the ``img_backbone.`` of mmdet3d-style detectors (StreamPETR, Far3D, OmniDrive).
@@ -127,7 +127,8 @@ def unrecognised_layout(owner: str, candidates: Candidates, names: NameIndex,
                  'block layout starts, or without a prefix')
     return (f'{owner}: {candidates.because}cannot recognise the backbone family from the '
             f'parameter names (first ones: {sample}).{looks} Looked {where} for the layouts of '
-            f'{describe(tried)}. Top-level modules: {_top_level_modules(names)}. ' + GUIDANCE)
+            + '; '.join(f'{recipe.name} ({recipe.family}): {recipe.layout}' for recipe in tried)
+            + f'. Top-level modules: {_top_level_modules(names)}. ' + GUIDANCE)
 
 
 def _check_outside_multipliers(rule: RecipeRule) -> None:

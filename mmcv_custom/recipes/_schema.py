@@ -19,7 +19,7 @@ a name, :mod:`._match` chooses one for a model, and :mod:`._published` holds the
 with their sources.
 """
 from dataclasses import dataclass
-from typing import Callable, Dict, FrozenSet, Iterator, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, Iterator, Mapping, Optional, Tuple
 
 from ..config._keys import Key
 from ._layout import LayerIdError, crossing_construct
@@ -252,7 +252,3 @@ class LayerDecayRecipe:
         yield from self.weight_decay.backbone_patterns
         yield from (regex for multiplier in self.multipliers for regex in multiplier.patterns)
 
-
-def describe(recipes: Sequence[LayerDecayRecipe]) -> str:
-    """``name (family): layout`` for each recipe, for error messages."""
-    return '; '.join(f'{recipe.name} ({recipe.family}): {recipe.layout}' for recipe in recipes)
