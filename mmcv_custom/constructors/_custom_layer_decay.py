@@ -25,47 +25,35 @@ class CustomLayerDecayOptimizerConstructor(LayerDecayConstructorBase):
 
     The embeddings get the smallest learning rate, block ``i`` a larger one, the heads the full
     one: ``lr = base_lr * lr_scale`` by the formula of ``mmcv_custom.layer_decay._plan`` with
-    ``rate = layer_decay_rate`` and ``L = num_layers``. The layer ids come from a recipe
-    (``mmcv_custom.RECIPES``) chosen from the keys the config gives, as the published configs do:
+    ``rate = layer_decay_rate`` and ``L = num_layers``. The layer ids come from a recipe of
+    ``mmcv_custom.RECIPES`` (each entry holds its names, id arithmetic, weight-decay rule and
+    source), chosen from the keys the config gives, as the published configs do:
 
     - with one of InternImage's keys (``depths``, ``offset_lr_scale``, ``backbone_small_lr``,
-      ``dino_head``): ``internimage_seg`` for a model with a ``decode_head`` (a segmentor), else
-      ``internimage_det`` (OpenGVLab/InternImage ``segmentation/`` and ``detection/mmcv_custom/
-      custom_layer_decay_optimizer_constructor.py``, which differ). Block ``B`` of level ``S``
-      has id ``B + 1 + sum(depths[:S])``; a level's ``downsample`` / ``norm`` ``1 +
-      sum(depths[:S + 1])`` (the last level takes the previous level's value, as the published
-      models were trained); ``patch_embed`` and any ``level_embeds`` 0; weight decay also 0 for
-      names containing ``relative_position``, ``norm`` or ``sampling_offsets``. Segmentation:
-      Mask2Former's decode-head embeddings and ``cb_modules.0.patch_embed`` at 0,
-      ``offset_lr_scale`` on backbone offsets only; detection: on every ``sampling_offsets`` /
-      ``reference_points``.
-    - otherwise the first of these that recognises the names: ``swin`` (mmpretrain
-      ``SwinTransformer.get_layer_depth``: ``stages.S.blocks.B`` -> ``B + 1 + sum(depths[:S])``,
-      ``stages.S.downsample`` -> the last block of stage ``S``, ``patch_embed`` 0, ``depths`` read
-      from the names), then ``internvl``, InternVL's (and BEiT's) class of this name: relative to
-      the backbone, ``cls_token``, ``mask_token``, ``pos_embed``, ``register_tokens`` (DINOv2),
-      ``visual_embed`` and everything under ``patch_embed`` / ``visual_embed`` id 0;
-      ``blocks.i.*`` and ``layers.i.*`` id ``i + 1`` (CBNet's ``cb_modules.N.`` copies share the
-      plain names' ids; ``levels.i`` is read as ``layers.i``, one id per level, as InternVL
-      does, and the report says that InternImage's per-block reading needs its keys);
-      Mask2Former's ``decode_head.{query_embed, query_feat, level_embed, cls_embed, mask_embed}``
-      0 (as ViT-Adapter, InternImage and EVA train them); everything else the head id ``L + 1``.
+      ``dino_head``): ``internimage_seg`` for a model with a ``decode_head``, else
+      ``internimage_det`` (InternImage's segmentation and detection constructors differ): block
+      ``B`` of level ``S`` has id ``B + 1 + sum(depths[:S])``, and names containing ``norm``,
+      ``relative_position`` or ``sampling_offsets`` are not decayed;
+    - otherwise the first that recognises the names of ``swin`` (mmpretrain's
+      ``SwinTransformer.get_layer_depth``, ``stages.S.blocks.B``) and ``internvl``: InternVL's
+      (and BEiT's) class of this name. Relative to the backbone, tokens, ``pos_embed``,
+      ``patch_embed`` and ``visual_embed`` have id 0 and ``blocks.i`` / ``layers.i`` id ``i + 1``
+      (CBNet's ``cb_modules.N.`` copies share them; ``levels.i`` is read as ``layers.i``, one id
+      per level, as InternVL does, and the report says that InternImage's per-block reading
+      needs its keys); Mask2Former's decode-head embeddings 0; everything else ``L + 1``.
 
     The backbone is ``backbone.``, else ``img_backbone.``, else where the layout is found, else the
-    model itself (a bare backbone); ``backbone_prefix`` names it. Parameters with
-    ``requires_grad=False`` are in no group. Weight decay is 0 for 1-D parameters and biases
-    (InternVL's ``('pos_embed', 'cls_token')`` test never matches its prefixed names, so tokens
-    are decayed unless ``exclude_tokens_from_decay``), the optimizer's ``weight_decay`` otherwise;
-    MMEngine's keys apply on top, in MMEngine's order (``mmcv_custom.layer_decay._plan``), and a
-    ``custom_keys`` entry without ``decay_mult`` changes the lr only. With only the rate and
-    ``num_layers``, every lr, weight decay, group name and the group order equal InternVL's (and
-    InternImage's with its keys). A ``num_layers`` smaller than the model's depth is an error (some
-    lr would exceed the base lr); a different one is warned about. Recipe keys the chosen recipe
-    does not read are an error that says where they belong.
-
-    Unknown keys, wrong types and out-of-range values raise ``KeyError`` / ``TypeError`` /
-    ``ValueError`` naming the key, when the constructor is built. Every group carries ``params``,
-    ``param_names``, ``lr``, ``lr_scale`` (``lr / base_lr``), ``weight_decay``, ``group_name``
+    model itself; ``backbone_prefix`` names it. Frozen parameters are in no group. Weight decay is
+    0 for 1-D parameters and biases (tokens are decayed, as InternVL's never-matching
+    ``('pos_embed', 'cls_token')`` test does, unless ``exclude_tokens_from_decay``); MMEngine's
+    keys apply on top, in MMEngine's order, and a ``custom_keys`` entry without ``decay_mult``
+    changes the lr only. With only the rate and ``num_layers``, every lr, weight decay, group name
+    and the group order equal InternVL's (InternImage's with its keys). A ``num_layers`` below the
+    model's depth is an error (some lr would exceed the base lr), a different one a warning;
+    recipe keys the chosen recipe ignores are an error that says where they belong; unknown keys,
+    wrong types and values out of range raise ``KeyError`` / ``TypeError`` / ``ValueError``
+    naming the key, when the constructor is built. Every group carries ``params``,
+    ``param_names``, ``lr``, ``lr_scale``, ``weight_decay``, ``group_name``
     (``layer_{id}_{decay|no_decay}``) and ``layer_id``; one report is logged, on rank 0.
 
     Example::

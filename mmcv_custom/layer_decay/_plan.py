@@ -19,16 +19,14 @@ Weight decay, the first that applies (as in MMEngine's ``DefaultOptimWrapperCons
 1. ``custom_keys``: the longest key contained in the name (ties: alphabetical); ``decay_mult``
    sets ``weight_decay = base * decay_mult`` (without it, rule 3 decides); its ``lr_mult``
    multiplies the lr and its other options go into the group;
-2. ``norm_decay_mult`` (norm layers), ``bias_decay_mult`` (biases), ``dwconv_decay_mult``
-   (depth-wise convs), ``flat_decay_mult`` (1-D parameters): ``weight_decay = base * mult``;
-   ``bias_lr_mult`` (biases outside norm and DCN layers) and ``dcn_offset_lr_mult`` (the
-   ``conv_offset`` of mmcv's deformable convs) multiply the lr;
+2. MMEngine's multipliers (``_mmengine_keys``): the first of ``norm_decay_mult``,
+   ``bias_decay_mult``, ``dwconv_decay_mult``, ``flat_decay_mult`` that matches sets
+   ``weight_decay = base * mult``; ``bias_lr_mult`` and ``dcn_offset_lr_mult`` multiply the lr;
 3. the recipe's weight-decay rule (``recipes._schema.WeightDecayRule``; most: 0 for 1-D
    parameters and biases, by the original shape), the names the model's ``no_weight_decay()``
    lists and, with ``exclude_tokens_from_decay``, tokens and position embeddings: 0; else the
    base weight decay.
 """
-import re
 from dataclasses import dataclass
 from typing import Any, FrozenSet, Mapping, Optional, Tuple
 
@@ -38,22 +36,11 @@ from ..config._optimizer import OptimizerSettings
 from ..config._schema import Settings
 from ..recipes._layout import LayerIdError, NameIndex, recognizes
 from ..recipes._match import Candidates, select_rule
-from ..recipes._model import model_rule, no_weight_decay_names
+from ..recipes._model import model_rule, tokens_and_listed_names
 from ..recipes._rule import RecipeRule
 from ..recipes._schema import head_layer_id
 from ._mmengine_keys import MMEngineMultipliers
 from ._params import ModelParams, ParamInfo, check_params
-
-_TOKEN = re.compile(r'(?:^|_)(?:tokens?|pos_embed|pos_embedding)$')
-#: What a token name ends with (a cheap test before ``is_token_name``'s regex).
-TOKEN_ENDINGS = ('token', 'tokens', 'pos_embed', 'pos_embedding')
-
-
-def is_token_name(name: str) -> bool:
-    """Class / mask / distillation / register tokens and position embeddings, by their last name
-    component (``cls_token``, ``register_tokens``, ``pos_embed``, ``absolute_pos_embed`` ...)."""
-    return bool(_TOKEN.search(name.rsplit('.', 1)[-1]))
-
 
 def lr_scale(rate: float, layer_id: int, num_layers: int, below_base_factor: float = 1.0,
              recipe_mult: float = 1.0, lr_mult: float = 1.0) -> float:
@@ -102,7 +89,7 @@ class Plan:
     rule: RecipeRule
     num_layers: NumLayers
     layer_ids: Tuple[int, ...]
-    #: Full names that get weight decay 0 whatever the rule (``no_weight_decay()`` lists).
+    #: Full names that get weight decay 0 whatever the rule (``exclude_tokens_from_decay``).
     no_decay_names: FrozenSet[str]
     #: ``custom_keys`` longest first (ties: alphabetical): the first contained in a name wins.
     custom_key_order: Tuple[str, ...]
@@ -144,8 +131,7 @@ class Plan:
 
     def _no_decay(self, param: ParamInfo) -> bool:
         return (self.rule.no_decay(param.name, len(param.shape))
-                or param.name in self.no_decay_names
-                or (self.settings.exclude_tokens_from_decay and is_token_name(param.name)))
+                or param.name in self.no_decay_names)
 
 
 def _choose_rule(candidates: Candidates, settings: Settings, names: NameIndex,
@@ -193,8 +179,8 @@ def make_plan(candidates: Candidates, settings: Settings, optimizer: OptimizerSe
     with ``layer_ids_from_model``), ``num_layers``, every layer id.
 
     ``no_decay_names``: full names with weight decay 0 (default: with
-    ``exclude_tokens_from_decay``, what the model's and its backbone's ``no_weight_decay()``
-    list). ValueError naming the key or parameter for a model that cannot be planned (no
+    ``exclude_tokens_from_decay``, tokens, position embeddings and what the model's and its
+    backbone's ``no_weight_decay()`` list). ValueError naming the key or parameter for a model that cannot be planned (no
     trainable parameter, a shared one, an unrecognised layout, ``num_layers`` too small, ...).
     """
     owner = settings.owner
@@ -212,7 +198,7 @@ def make_plan(candidates: Candidates, settings: Settings, optimizer: OptimizerSe
             f'model ({num_layers.inferred} layers of the {rule.family} family); the layer-decay '
             'scales follow num_layers')
     if no_decay_names is None:
-        no_decay_names = (no_weight_decay_names(model, rule.prefix)
+        no_decay_names = (tokens_and_listed_names(model, rule.prefix, params.trainable_names)
                           if settings.exclude_tokens_from_decay else frozenset())
     notes = ()
     if candidates.alternative is not None and rule.recipe is not candidates.alternative[0]:

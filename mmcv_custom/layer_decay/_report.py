@@ -9,7 +9,8 @@ from mmengine.dist import get_rank
 from mmengine.logging import MMLogger
 
 from ._params import ModelParams
-from ._plan import TOKEN_ENDINGS, Plan, is_token_name
+from ..recipes._model import TOKEN_ENDINGS, is_token_name
+from ._plan import Plan
 
 SUMMARY_KEYS = ('param_names', 'lr_scale', 'lr', 'weight_decay')
 

@@ -5,6 +5,7 @@ A backbone that implements ``get_layer_depth(param_name, prefix) -> (layer_id, m
 of mmpretrain's ViT-style, Swin and ConvNeXt backbones do) knows its own depth best. mmpretrain's
 ``max_layer_id`` is ``num_layers + 2``: the head id is ``max_layer_id - 1``.
 """
+import re
 from dataclasses import dataclass, field, replace
 from typing import FrozenSet, Optional, Sequence, Tuple
 
@@ -53,6 +54,24 @@ def no_weight_decay_names(model: nn.Module, prefix: str = 'backbone.') -> Frozen
                                 f'(an iterable of str), got {result!r}')
             names.update(owner_prefix + name for name in result)
     return frozenset(names)
+
+
+_TOKEN = re.compile(r'(?:^|_)(?:tokens?|pos_embed|pos_embedding)$')
+#: What a token name ends with (a cheap test before ``is_token_name``'s regex).
+TOKEN_ENDINGS = ('token', 'tokens', 'pos_embed', 'pos_embedding')
+
+
+def is_token_name(name: str) -> bool:
+    """Class / mask / distillation / register tokens and position embeddings, by their last name
+    component (``cls_token``, ``register_tokens``, ``pos_embed``, ``absolute_pos_embed`` ...)."""
+    return bool(_TOKEN.search(name.rsplit('.', 1)[-1]))
+
+
+def tokens_and_listed_names(model: nn.Module, prefix: str, names: Sequence[str]) -> FrozenSet[str]:
+    """What ``exclude_tokens_from_decay`` exempts from weight decay: the tokens and position
+    embeddings among ``names`` and what the model's and its backbone's ``no_weight_decay()``
+    list."""
+    return no_weight_decay_names(model, prefix) | {name for name in names if is_token_name(name)}
 
 
 def model_backbone_prefix(model: nn.Module, given: Optional[str] = None) -> str:

@@ -1,22 +1,11 @@
-"""What a published layer-decay recipe is, as data (policy only; no tensors, no logging).
+"""What a published layer-decay recipe is, as data (policy only; no tensors, no logging): for a
+parameter's canonical name, its **layer id** (regexes, each with the *id formula* of
+:data:`ID_FORMULAS` that turns a match into an id), whether it is **weight-decayed**
+(:class:`WeightDecayRule`) and which **extra lr multiplier** applies (:class:`LrMultiplier`).
+The lr formula is the same for every recipe (``mmcv_custom.layer_decay._plan``).
 
-A recipe answers three questions about a parameter, from its canonical name:
-
-1. its **layer id** (``0`` for the embeddings, ``1 ..`` for the blocks, the head id ``L + 1`` for
-   everything above the blocks), from regular expressions matched against the name relative to the
-   backbone prefix, each paired with the *id formula* that turns the match into an id
-   (:data:`ID_FORMULAS`, e.g. ``plain``: block ``i`` -> ``i + 1``; ``cumulative``: block ``B`` of
-   stage ``S`` -> ``B + 1 + sum(depths[:S])``);
-2. whether it is **weight-decayed** (:class:`WeightDecayRule`);
-3. which **extra lr multipliers** apply (:class:`LrMultiplier`: InternImage's ``offset_lr_scale``,
-   the head multiplier of the mmdet3d-style configs, ...).
-
-The lr follows one formula for every recipe, written in ``mmcv_custom.layer_decay._plan``.
-
-This is the shape of timm's ``group_matcher`` (regexes handed to one mechanism), extended by what
-the published mmcv-style recipes need; :mod:`._rule` is the one mechanism that applies a recipe to
-a name, :mod:`._match` chooses one for a model, and :mod:`._published` holds the published ones
-with their sources.
+The shape of timm's ``group_matcher`` (regexes handed to one mechanism, ``_rule``), extended by
+what the published mmcv-style recipes need; ``_published`` holds them, with their sources.
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, FrozenSet, Iterator, Mapping, Optional, Tuple
