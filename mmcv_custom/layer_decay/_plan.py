@@ -180,8 +180,9 @@ def make_plan(candidates: Candidates, settings: Settings, optimizer: OptimizerSe
 
     ``no_decay_names``: full names with weight decay 0 (default: with
     ``exclude_tokens_from_decay``, tokens, position embeddings and what the model's and its
-    backbone's ``no_weight_decay()`` list). ValueError naming the key or parameter for a model that cannot be planned (no
-    trainable parameter, a shared one, an unrecognised layout, ``num_layers`` too small, ...).
+    backbone's ``no_weight_decay()`` list). ValueError naming the key or parameter for a model
+    that cannot be planned (no trainable parameter, a shared one, an unrecognised layout,
+    ``num_layers`` too small, ...).
     """
     owner = settings.owner
     warnings = check_params(params, settings.bypass_duplicate, owner)

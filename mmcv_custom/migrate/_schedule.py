@@ -30,6 +30,7 @@ the schedule is mmcv 1.x's.
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .._checks import RATE, check_number, check_positive_int
 from ..config._schema import Settings
 from ..layer_decay._plan import lr_scale
 from ..recipes._model import MODEL_LAYER_DEPTH
@@ -118,12 +119,11 @@ def read_lr_config(lr_config: Mapping, run: RunLength) -> LrSetting:
     if warmup is not None:
         if warmup not in WARMUPS:
             raise MigrationError(f'lr_config: warmup {warmup!r} is not one of {WARMUPS}')
-        if not (isinstance(common['warmup_iters'], int) and common['warmup_iters'] > 0):
-            raise MigrationError('lr_config: warmup_iters must be a positive int, got '
-                                 f'{common["warmup_iters"]!r}')
-        if not 0 < common['warmup_ratio'] <= 1:
-            raise MigrationError('lr_config: warmup_ratio must be in (0, 1], got '
-                                 f'{common["warmup_ratio"]!r}')
+        try:
+            check_positive_int('lr_config: warmup_iters', common['warmup_iters'])
+            check_number('lr_config: warmup_ratio', common['warmup_ratio'], RATE)
+        except (TypeError, ValueError) as error:
+            raise MigrationError(str(error)) from None
     if not run.by_epoch and (common['by_epoch'] or (warmup and common['warmup_by_epoch'])):
         raise MigrationError('lr_config counts epochs (by_epoch or warmup_by_epoch) in an '
                              'iteration-based run; mmcv 1.x\'s IterBasedRunner epochs depend on '
