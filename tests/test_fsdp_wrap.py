@@ -1,4 +1,5 @@
-"""The FSDP wrap and activation-checkpointing policies configs name (mmcv_custom/fsdp_wrap.py)."""
+"""The FSDP wrap and activation-checkpointing policies configs name
+(mmcv_custom/distributed/_fsdp_policies.py)."""
 import pytest
 from mmengine.registry import FUNCTIONS
 from torch import nn

@@ -22,3 +22,33 @@ def test_readme_starts_with_the_two_commands():
     first_block = README.split('```bash', 1)[1].split('```', 1)[0]
     assert [line.split('#')[0].strip() for line in first_block.strip().splitlines()] == [
         'make demo', 'make test']
+
+
+def _table_rows(heading_line: str):
+    """The rows of the markdown table that follows ``heading_line`` (cells without backticks)."""
+    lines = README.split(heading_line, 1)[1].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith('|'))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith('|'):
+            break
+        rows.append([cell.strip().replace('`', '') for cell in line.strip('|').split('|')])
+    return rows
+
+
+def test_the_readme_key_table_agrees_with_the_schema():
+    """The shared keys' defaults are the schema's; every key is in the schema."""
+    from mmcv_custom.config._keys import LAYER_DECAY_KEYS, MMENGINE_KEYS
+    from mmcv_custom.config._schema import RECIPE_KEY
+    keys = {key.name: key for key in LAYER_DECAY_KEYS + (RECIPE_KEY,) + MMENGINE_KEYS}
+    rows = _table_rows('All three constructors:')
+    assert {row[0] for row in rows} == set(keys)
+    for name, default, _ in rows:
+        assert default == keys[name].default_text, name
+
+
+def test_the_readme_recipe_key_table_names_the_recipes_that_read_each_key():
+    from mmcv_custom.recipes._published import RECIPE_KEYS
+    rows = _table_rows("The recipes' own keys")
+    assert {row[0]: row[1].split(', ') for row in rows} == {
+        key: list(readers) for key, readers in RECIPE_KEYS.items()}
