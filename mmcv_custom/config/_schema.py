@@ -2,6 +2,7 @@
 before the model is touched. Unknown keys are refused with the list of known ones (and the likely
 key); every value is checked; the caller's dict is never changed."""
 import difflib
+import textwrap
 from dataclasses import dataclass
 from typing import Any, Dict, FrozenSet, Mapping, Optional, Tuple
 
@@ -90,7 +91,8 @@ class ParamwiseSchema:
         for key in self.keys:
             default = ('**required**' if key in self.rate_keys and len(self.rate_keys) == 1
                        else f'default {key.default_text}')
-            lines.append(f'- ``{key.name}`` ({default}): {key.doc}')
+            lines += textwrap.wrap(f'- ``{key.name}`` ({default}): {key.doc}', 96,
+                                   subsequent_indent='  ', break_on_hyphens=False)
         return '\n'.join(lines)
 
     def _unknown_key_message(self, unknown: str) -> str:

@@ -42,6 +42,7 @@ from ..recipes._schema import head_layer_id
 from ._mmengine_keys import MMEngineMultipliers
 from ._params import ModelParams, ParamInfo, check_params
 
+
 def lr_scale(rate: float, layer_id: int, num_layers: int, below_base_factor: float = 1.0,
              recipe_mult: float = 1.0, lr_mult: float = 1.0) -> float:
     """``lr / base_lr`` of a parameter with layer id ``layer_id`` (the module's formula)."""
@@ -202,9 +203,9 @@ def make_plan(candidates: Candidates, settings: Settings, optimizer: OptimizerSe
         no_decay_names = (tokens_and_listed_names(model, rule.prefix, params.trainable_names)
                           if settings.exclude_tokens_from_decay else frozenset())
     notes = ()
-    if candidates.alternative is not None and rule.recipe is not candidates.alternative[0]:
+    if candidates.alternative is not None and not settings.layer_ids_from_model:
         other, note = candidates.alternative
-        if recognizes(other, rule.prefix, names):
+        if rule.recipe is not other and recognizes(other, rule.prefix, names):
             notes = (note,)
     below = rule.recipe.below_base_factor
     below_base_factor = below[1] if below and settings.recipe_options[below[0]] else 1.0
