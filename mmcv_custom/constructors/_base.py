@@ -68,27 +68,21 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
         else:
             candidates = cls.candidates(settings, model)
         given = settings.recipe_keys_given
-        names = [recipe.name for recipe in candidates.recipes]
-        homes = {key.name: key.home for key in RECIPE_OPTION_KEYS}
-        for key in given:
-            if not set(RECIPE_KEYS[key]) & set(names):
-                raise ValueError(
-                    f'{cls.__name__}: paramwise_cfg.{key} is read only by the recipe(s) '
-                    f'{list(RECIPE_KEYS[key])}, and this config uses {names}, which ignore it. '
-                    f'{homes[key]}Remove it, or name a recipe that reads it with '
-                    'paramwise_cfg.recipe.')
         kept = tuple(recipe for recipe in candidates.recipes if set(given) <= recipe.key_names)
         if not kept:
-            raise ValueError(f'{cls.__name__}: no recipe of {names} reads all of {list(given)}; '
-                             'remove the keys of the recipe you do not use')
+            names = [recipe.name for recipe in candidates.recipes]
+            key = next((key for key in given if not set(RECIPE_KEYS[key]) & set(names)), given[-1])
+            home = next(k.home for k in RECIPE_OPTION_KEYS if k.name == key)
+            raise ValueError(
+                f'{cls.__name__}: paramwise_cfg.{key} is read only by the recipe(s) '
+                f'{list(RECIPE_KEYS[key])}, and this config uses {names}, which ignore it. '
+                f'{home}Remove it, or name a recipe that reads it with paramwise_cfg.recipe.')
         return Candidates(kept, candidates.because, candidates.unrecognised,
                           candidates.alternative)
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
-        """Build the optim wrapper, then guard its optimizer: a resume whose param groups differ
-        from the checkpoint's raises a ValueError naming them (``layer_decay._resume``), and a
-        ``ZeroRedundancyOptimizer`` keeps true ``param_names`` on every rank
-        (``distributed._zero_groups``)."""
+        """The optim wrapper, its optimizer guarded: a resume with other param groups is an
+        error naming them; a ``ZeroRedundancyOptimizer`` keeps true ``param_names``."""
         self._called_with = model
         try:
             optim_wrapper = super().__call__(model)
@@ -99,8 +93,8 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
         return optim_wrapper
 
     def _validate_cfg(self) -> None:
-        """Everything is validated by ``schema``; MMEngine's own check would refuse decay
-        multipliers without an explicit weight_decay, which is resolved from the optimizer."""
+        """Validated by ``schema`` (MMEngine's check would refuse a weight decay left to the
+        optimizer's default)."""
 
     def add_params(self, params: List[dict], module: nn.Module, **kwargs: Any) -> None:
         """Append the layer-decay groups of ``module`` to ``params`` and log them once (rank 0)."""

@@ -55,10 +55,9 @@ class LearningRateDecayOptimizerConstructor(LayerDecayConstructorBase):
     model itself; ``backbone_prefix`` names it. Weight decay is 0 for 1-D parameters and biases;
     frozen parameters are in no group; one report is logged, on rank 0. InternImage's keys
     belong to :class:`CustomLayerDecayOptimizerConstructor` and are an error here (``depths`` is
-    accepted for Swin, checked against the names). After ``custom_imports=dict(imports=
-    ['mmcv_custom'])`` the bare name resolves to this class under every default scope, also
-    ``mmdet`` and ``mmseg``, whose own classes of the same name it replaces in their registries
-    (logged once).
+    accepted for Swin, checked against the names). With ``mmcv_custom`` imported, the bare name
+    resolves to this class under every default scope, ``mmdet`` and ``mmseg`` too (their own
+    classes of the same name are replaced in their registries, logged once).
 
     Example (mmdet's Mask R-CNN ConvNeXt-T)::
 

@@ -135,16 +135,6 @@ class Plan:
                 or param.name in self.no_decay_names)
 
 
-def _choose_rule(candidates: Candidates, settings: Settings, names: NameIndex,
-                 model: nn.Module, owner: str) -> RecipeRule:
-    if settings.layer_ids_from_model:
-        return model_rule(model, settings.backbone_prefix, names, owner)
-    return select_rule(candidates, names, owner=owner, model=type(model).__name__,
-                       prefix=settings.backbone_prefix, options=settings.recipe_options,
-                       head_embeddings_at_layer_0=settings.head_embeddings_at_layer_0,
-                       head_embeddings_given='head_embeddings_at_layer_0' in settings.given)
-
-
 def _num_layers(rule: RecipeRule, params: ModelParams, given: Optional[int],
                 owner: str) -> Tuple[NumLayers, Tuple[int, ...]]:
     """``num_layers`` from the config or the model, and the layer id of every trainable name.
@@ -188,7 +178,12 @@ def make_plan(candidates: Candidates, settings: Settings, optimizer: OptimizerSe
     owner = settings.owner
     warnings = check_params(params, settings.bypass_duplicate, owner)
     names = NameIndex(params.all_names)
-    rule = _choose_rule(candidates, settings, names, model, owner)
+    rule = (model_rule(model, settings.backbone_prefix, names, owner)
+            if settings.layer_ids_from_model else
+            select_rule(candidates, names, owner=owner, model=type(model).__name__,
+                        prefix=settings.backbone_prefix, options=settings.recipe_options,
+                        head_embeddings_at_layer_0=settings.head_embeddings_at_layer_0,
+                        head_embeddings_given='head_embeddings_at_layer_0' in settings.given))
     try:
         num_layers, layer_ids = _num_layers(rule, params, settings.num_layers, owner)
     except LayerIdError as error:

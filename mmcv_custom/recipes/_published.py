@@ -25,15 +25,13 @@ VIT_TOKENS = r'(?:cls_token|mask_token|pos_embed|register_tokens|reg_token|visua
 MASK2FORMER_EMBEDDINGS = (r'decode_head\.(?:mask_embed|cls_embed|level_embed|query_embed|'
                           r'query_feat)(?:\.|$)',)
 VIT_BLOCKS = (BlockPattern(r'(?:blocks|layers)\.(?P<block>\d+)(?:\.|$)', 'plain'),)
-#: Blocks numbered per stage, which a ViT reading would give one id per stage.
 STAGE_BLOCKS_REFUSED = (
     r'(?:levels|layers|stages)\.\d+\.blocks\.\d+(?:\.|$)',
     'blocks numbered per stage (InternImage levels.S.blocks.B, Swin layers.S.blocks.B): a ViT '
     'reading would give each stage one id. For InternImage (and Swin with layers.S.blocks.B) use '
     "constructor='CustomLayerDecayOptimizerConstructor' with InternImage's keys (its rule, depths "
     "read from the names or given); for Swin with stages.S.blocks.B, decay_type='layer_wise'")
-#: Swin's stage-numbered blocks, which InternVL's reading (stage-wise for levels.N / layers.N,
-#: as published) does not read.
+#: Swin's stage-numbered blocks (InternVL's reading is stage-wise for levels.N / layers.N only).
 SWIN_BLOCKS_REFUSED = (
     r'stages\.\d+\.blocks\.\d+(?:\.|$)',
     'Swin blocks numbered per stage (stages.S.blocks.B): a ViT reading would give them the head '
@@ -43,7 +41,6 @@ CHUNKED_REFUSED = (
     r'blocks\.\d+\.\d+(?:\.|$)',
     'chunked blocks (blocks.C.B: DINOv2 with block_chunks > 0): a ViT reading would give each '
     'chunk one id. Build the backbone with block_chunks=0')
-#: Layouts a ViT reading must not read: it would give a whole stage, or a chunk of blocks, one id.
 VIT_REFUSED = (STAGE_BLOCKS_REFUSED, CHUNKED_REFUSED)
 #: CBNet's copies of the backbone share the ids of the plain names.
 CBNET_COPIES = (r'cb_modules\.\d+\.', '')
@@ -135,8 +132,7 @@ _OFFSETS = (r'sampling_offsets', r'reference_points')
 _INTERNIMAGE_KEYS = (DEPTHS, OFFSET_LR_SCALE, BACKBONE_SMALL_LR, DINO_HEAD)
 _INTERNIMAGE_LAYOUT = ('<prefix>levels.S.blocks.B.* with levels.S.downsample / levels.S.norm '
                        '(InternImage; Swin as layers.S.blocks.B)')
-_INTERNIMAGE_WD = WeightDecayRule(flat_and_bias=True,
-                                  substrings=('relative_position', 'norm', 'sampling_offsets'))
+_INTERNIMAGE_WD = WeightDecayRule(substrings=('relative_position', 'norm', 'sampling_offsets'))
 
 
 def _internimage_multipliers(offset_scope: str) -> Tuple[LrMultiplier, ...]:
@@ -162,18 +158,13 @@ INTERNIMAGE_SEG = LayerDecayRecipe(
     below_base_factor=('backbone_small_lr', 0.1),
     keys=_INTERNIMAGE_KEYS)
 
-INTERNIMAGE_DET = LayerDecayRecipe(
-    name='internimage_det', family='internimage',
+#: InternImage's detection constructor differs from its segmentation one: no decode-head or CBNet
+#: embeddings at layer 0, and offset_lr_scale on every offset, not only the backbone's.
+INTERNIMAGE_DET = replace(
+    INTERNIMAGE_SEG, name='internimage_det',
     source='OpenGVLab/InternImage detection/mmcv_custom/'
            'custom_layer_decay_optimizer_constructor.py',
-    layout=_INTERNIMAGE_LAYOUT,
-    embeddings=(r'patch_embed',),
-    blocks=_INTERNIMAGE_BLOCKS, depth_rule='stage_depths', strict_prefixes=('levels.',),
-    model_embeddings=(r'level_embeds',),
-    weight_decay=_INTERNIMAGE_WD,
-    multipliers=_internimage_multipliers('any'),
-    below_base_factor=('backbone_small_lr', 0.1),
-    keys=_INTERNIMAGE_KEYS)
+    embeddings=(r'patch_embed',), head_embeddings=(), multipliers=_internimage_multipliers('any'))
 
 _CONVNEXT_TOKENS = r'(?:cls_token|mask_token|pos_embed)$'
 _CONVNEXT_LAYOUT = '<prefix>downsample_layers.S.* and <prefix>stages.S.B.* (mmpretrain ConvNeXt)'

@@ -9,12 +9,11 @@ It never logs, reads config or touches tensors.
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Dict, Mapping, Optional, Pattern, Sequence, Tuple
+from typing import Any, Mapping, Optional, Pattern, Sequence, Tuple
 
 from ..config._keys import normalize_prefix
 from ._layout import LayerIdError
-from ._schema import (EMBED_LAYER_ID, ID_FORMULAS, IdFacts, LayerDecayRecipe, flat_or_bias,
-                      head_layer_id)
+from ._schema import EMBED_LAYER_ID, ID_FORMULAS, LayerDecayRecipe, flat_or_bias, head_layer_id
 
 
 def _any_of(regexes: Sequence[str]) -> Optional[Pattern]:
@@ -74,25 +73,14 @@ class RecipeRule:
     #: The recipe's regexes, compiled once per recipe.
     _c: _Compiled = field(init=False, repr=False, compare=False)
 
-    #: ``IdFacts`` by ``num_layers``, made once per rule.
-    _facts_by_num_layers: Dict[int, IdFacts] = field(default_factory=dict, init=False,
-                                                     repr=False, compare=False)
-
     def __post_init__(self) -> None:
         object.__setattr__(self, '_c', _compile(self.recipe))
-
-    def _facts(self, num_layers: int) -> IdFacts:
-        facts = self._facts_by_num_layers.get(num_layers)
-        if facts is None:
-            facts = self._facts_by_num_layers[num_layers] = IdFacts(num_layers, self.depths)
-        return facts
 
     @property
     def family(self) -> str:
         """The backbone family the rule reads (the report's ``layer ids: ...``)."""
         return self.recipe.family
 
-    # -- names ---------------------------------------------------------------------------------
     def relative(self, name: str) -> Optional[str]:
         """The backbone-relative name after the recipe's aliases; None outside the backbone."""
         prefix = self.prefix
@@ -107,7 +95,6 @@ class RecipeRule:
                 relative = regex.sub(new, relative)
         return relative
 
-    # -- layer ids -----------------------------------------------------------------------------
     def in_backbone(self, name: str) -> bool:
         """Whether ``name`` lies under the backbone prefix."""
         return name.startswith(self.prefix)
@@ -136,14 +123,14 @@ class RecipeRule:
         if not name.startswith(prefix):
             if self.is_head_embedding(name):
                 return EMBED_LAYER_ID
-            return num_layers + 1  # the head id
+            return head_layer_id(num_layers)
         relative = self._aliased(name[len(prefix):])
         if c.embeddings is not None and c.embeddings.match(relative):
             return EMBED_LAYER_ID
         for regex, formula, _ in c.blocks:
             match = regex.match(relative)
             if match:
-                return formula(match, self._facts(num_layers), name)
+                return formula(match, num_layers, self.depths, name)
         if c.strict is not None and c.strict.match(relative):
             raise LayerIdError(
                 f'recipe {self.recipe.name!r} ({self.recipe.source}) cannot place parameter '
@@ -151,7 +138,6 @@ class RecipeRule:
                 f'layouts {self.recipe.layout}')
         return head_layer_id(num_layers)
 
-    # -- weight decay and multipliers ----------------------------------------------------------
     def no_decay(self, name: str, ndim: int) -> bool:
         """The recipe's weight-decay rule: True when the parameter gets weight decay 0."""
         rule, c = self.recipe.weight_decay, self._c
@@ -167,23 +153,14 @@ class RecipeRule:
     def multiplier(self, name: str, layer_id: int, num_layers: int) -> Tuple[float, str]:
         """``(factor, group tag)`` of the first of the recipe's multipliers that applies, or
         ``(1.0, '')``."""
-        for multiplier, regex in self._c.multipliers:
-            if multiplier.enabled_by is not None and not self.options.get(multiplier.enabled_by):
-                continue
-            if multiplier.at_head_only and layer_id != head_layer_id(num_layers):
-                continue
-            if multiplier.scope != 'any' and (multiplier.scope == 'backbone') != \
-                    self.in_backbone(name):
-                continue
-            if not regex.search(name):
-                continue
-            factor = multiplier.factor
-            if multiplier.factor_key is not None and \
-                    self.options.get(multiplier.factor_key) is not None:
-                factor = self.options[multiplier.factor_key]
-            return factor, multiplier.tag
+        for m, regex in self._c.multipliers:
+            if ((m.enabled_by is None or self.options.get(m.enabled_by))
+                    and (not m.at_head_only or layer_id == head_layer_id(num_layers))
+                    and (m.scope == 'any' or (m.scope == 'backbone') == self.in_backbone(name))
+                    and regex.search(name)):
+                value = self.options.get(m.factor_key) if m.factor_key is not None else None
+                return (m.factor if value is None else value), m.tag
         return 1.0, ''
-
 
 
 def compile_recipe(recipe: LayerDecayRecipe, prefix: str = 'backbone.',

@@ -8,7 +8,7 @@ The shape of timm's ``group_matcher`` (regexes handed to one mechanism, ``_rule`
 what the published mmcv-style recipes need; ``_published`` holds them, with their sources.
 """
 from dataclasses import dataclass
-from typing import Callable, Dict, FrozenSet, Iterator, Mapping, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Mapping, Optional, Tuple
 
 from ..config._keys import Key
 from ._layout import LayerIdError, crossing_construct
@@ -28,24 +28,18 @@ def flat_or_bias(name: str, ndim: int) -> bool:
     return ndim == 1 or name.endswith('.bias')
 
 
-@dataclass(frozen=True)
-class IdFacts:
-    """Facts an id formula may use: ``num_layers`` (``L``) and, for hierarchical backbones, the
-    number of blocks of every stage (``depths``)."""
-
-    num_layers: int
-    depths: Tuple[int, ...] = ()
+Match = Mapping[str, str]
 
 
-def _stage(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
+def _stage(match: Match, depths: Tuple[int, ...], name: str) -> int:
     stage = int(match['stage'])
-    if facts.depths and stage >= len(facts.depths):
+    if depths and stage >= len(depths):
         raise LayerIdError(f'parameter {name!r} lies in stage {stage}, but depths='
-                           f'{list(facts.depths)} defines stages 0-{len(facts.depths) - 1}')
+                           f'{list(depths)} defines stages 0-{len(depths) - 1}')
     return stage
 
 
-def _convnext_stage(match: Mapping[str, str], name: str) -> int:
+def _convnext_stage(match: Match, name: str) -> int:
     stage = int(match['stage'])
     if stage > 3:
         raise LayerIdError(f'ConvNeXt layer ids are defined for stages 0-3, but parameter '
@@ -53,46 +47,43 @@ def _convnext_stage(match: Mapping[str, str], name: str) -> int:
     return stage
 
 
-def _plain(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
+def _plain(match: Match, num_layers: int, depths: Tuple[int, ...], name: str) -> int:
     return int(match['block']) + 1
 
 
-def _cumulative(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
-    stage = _stage(match, facts, name)
-    return int(match['block']) + 1 + sum(facts.depths[:stage])
+def _cumulative(match: Match, num_layers: int, depths: Tuple[int, ...], name: str) -> int:
+    return int(match['block']) + 1 + sum(depths[:_stage(match, depths, name)])
 
 
-def _last_block_of_stage(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
-    return sum(facts.depths[:_stage(match, facts, name) + 1])
+def _last_block_of_stage(match: Match, num_layers: int, depths: Tuple[int, ...],
+                         name: str) -> int:
+    return sum(depths[:_stage(match, depths, name) + 1])
 
 
-def _internimage_level_end(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
+def _internimage_level_end(match: Match, num_layers: int, depths: Tuple[int, ...],
+                           name: str) -> int:
     # InternImage spells out levels 0-2 and gives every later level's downsample / norm the
     # value of level 2 (the last level of its 4-level models shares the previous one's id).
-    stage = min(_stage(match, facts, name), 2)
-    return 1 + sum(facts.depths[:stage + 1])
+    return 1 + sum(depths[:min(_stage(match, depths, name), 2) + 1])
 
 
-def _convnext_downsample(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
-    return (0, 2, 3, facts.num_layers)[_convnext_stage(match, name)]
+def _convnext_downsample(match: Match, num_layers: int, depths: Tuple[int, ...],
+                         name: str) -> int:
+    return (0, 2, 3, num_layers)[_convnext_stage(match, name)]
 
 
-def _convnext_block(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
+def _convnext_block(match: Match, num_layers: int, depths: Tuple[int, ...], name: str) -> int:
     stage = _convnext_stage(match, name)
-    if stage == 2:
-        return 3 + int(match['block']) // 3
-    return (1, 2, 0, facts.num_layers)[stage]  # stage 2 is read above
+    return 3 + int(match['block']) // 3 if stage == 2 else (1, 2, 0, num_layers)[stage]
 
 
-def _stage_plus_one(match: Mapping[str, str], facts: IdFacts, name: str) -> int:
+def _stage_plus_one(match: Match, num_layers: int, depths: Tuple[int, ...], name: str) -> int:
     return _convnext_stage(match, name) + 1
 
 
-IdFormula = Callable[[Mapping[str, str], IdFacts, str], int]
-
-#: The id formulas a recipe's block patterns name: ``formula(match, facts, name)``, where
-#: ``match[group]`` gives the pattern's named groups (a ``re.Match`` or a mapping).
-ID_FORMULAS: Dict[str, IdFormula] = {
+#: The id formulas a recipe's block patterns name: ``formula(match, num_layers, depths, name)``,
+#: where ``match[group]`` gives the pattern's named groups (``stage``, ``block``).
+ID_FORMULAS: Dict[str, Callable[[Match, int, Tuple[int, ...], str], int]] = {
     'plain': _plain,                                    # block i -> i + 1
     'cumulative': _cumulative,                          # B + 1 + sum(depths[:S])
     'last_block_of_stage': _last_block_of_stage,        # sum(depths[:S + 1])
@@ -155,35 +146,27 @@ class BlockPattern:
 
 @dataclass(frozen=True)
 class LayerDecayRecipe:
-    """One published layer-decay recipe.
+    """One published layer-decay recipe. Regexes are matched at the start of the name relative to
+    the backbone prefix (after ``name_aliases``) unless said otherwise.
 
-    - ``name`` / ``family``: the recipe's name (``paramwise_cfg.recipe``) and the backbone family
-      it reads (``vit``, ``convnext``, ``swin``, ``internimage``);
-    - ``source``: the repository and path whose rule it follows;
-    - ``layout``: the names it recognises, for error messages;
-    - ``name_aliases``: ``(regex, replacement)`` substitutions made in the backbone-relative name
-      before any pattern sees it (CBNet's ``cb_modules.N.`` copies, InternVL's ``levels.`` ->
-      ``layers.``);
-    - ``refused``: ``(regex, why)``: names (backbone-relative, after the aliases) the recipe must
-      not read, with the reason and what to use instead (a ViT reading of stage-numbered blocks
-      would give every stage one id): an error naming the first such parameter;
-    - ``embeddings``: regexes matched at the start of the backbone-relative name -> id 0;
-    - ``blocks``: :class:`BlockPattern` s, tried in order; they must not overlap (a name
-      matches at most one of them);
-    - ``model_embeddings``: regexes searched in the full name, anywhere in the model -> id 0;
-    - ``head_embeddings``: regexes matched at the start of full names outside the backbone -> id 0
-      unless ``paramwise_cfg.head_embeddings_at_layer_0=False`` (Mask2Former's learned queries);
-    - ``strict_prefixes``: backbone-relative prefixes under which every name must match a pattern
-      (an unmatched one is an error instead of quietly getting the head id);
-    - ``depth_rule``: how ``num_layers`` (and ``depths``) are read from the names
-      (:data:`DEPTH_RULES`);
-    - ``weight_decay``: the :class:`WeightDecayRule`;
-    - ``multipliers``: :class:`LrMultiplier` s, the first that applies wins;
-    - ``below_base_factor``: ``(bool key, factor)``: when the key is true, every layer whose
-      decay scale is below 1 is multiplied by ``factor`` (InternImage's ``backbone_small_lr``);
-    - ``keys``: the ``paramwise_cfg`` keys only recipes read (:class:`~mmcv_custom.config._keys.Key`
-      s, each defined once and shared by the recipes that read it); the multipliers and
-      ``below_base_factor`` name keys among them.
+    - ``name`` (``paramwise_cfg.recipe``), ``family`` (``vit``, ``convnext``, ``swin``,
+      ``internimage``), ``source`` (the repository and path it follows), ``layout`` (the names it
+      recognises, for messages);
+    - ``embeddings`` -> id 0; ``blocks``: :class:`BlockPattern` s, tried in order, never
+      overlapping; ``depth_rule`` (:data:`DEPTH_RULES`): how ``num_layers`` and ``depths`` are
+      read from the names;
+    - ``name_aliases``: ``(regex, replacement)`` applied first (CBNet's ``cb_modules.N.``,
+      InternVL's ``levels.`` -> ``layers.``); ``refused``: ``(regex, why)``: layouts the recipe
+      must not read, an error naming the first such parameter; ``strict_prefixes``: prefixes
+      under which an unmatched name is an error instead of the head id;
+    - ``model_embeddings``: searched in full names anywhere -> id 0; ``head_embeddings``: matched
+      at the start of full names outside the backbone -> id 0 unless
+      ``head_embeddings_at_layer_0=False`` (Mask2Former's learned queries);
+    - ``weight_decay`` (:class:`WeightDecayRule`), ``multipliers`` (:class:`LrMultiplier` s, the
+      first that applies wins), ``below_base_factor``: ``(bool key, factor)``: with the key true,
+      every layer scale below 1 is multiplied by ``factor`` (InternImage's ``backbone_small_lr``);
+    - ``keys``: the recipe-only ``paramwise_cfg`` keys it reads (``config._keys``); the
+      multipliers and ``below_base_factor`` name keys among them.
     """
 
     name: str
@@ -217,7 +200,9 @@ class LayerDecayRecipe:
         if undeclared:
             raise ValueError(f'recipe {self.name!r}: its multipliers read {undeclared}, which '
                              f'are not among its keys {sorted(self.key_names)}')
-        for regex in self.patterns():
+        joined = (*self.embeddings, *(block.regex for block in self.blocks),
+                  *(regex for regex, _ in self.name_aliases + self.refused))
+        for regex in joined:  # the patterns _layout searches over the joined names
             construct = crossing_construct(regex)
             if construct is not None:  # the joined-names search (_layout) would misread it
                 raise ValueError(
@@ -229,15 +214,3 @@ class LayerDecayRecipe:
     def key_names(self) -> FrozenSet[str]:
         """The names of the recipe's own ``paramwise_cfg`` keys."""
         return frozenset(key.name for key in self.keys)
-
-    def patterns(self) -> Iterator[str]:
-        """Every regex of the recipe."""
-        yield from self.embeddings
-        yield from (block.regex for block in self.blocks)
-        yield from (regex for regex, _ in self.name_aliases)
-        yield from (regex for regex, _ in self.refused)
-        yield from self.model_embeddings
-        yield from self.head_embeddings
-        yield from self.weight_decay.backbone_patterns
-        yield from (regex for multiplier in self.multipliers for regex in multiplier.patterns)
-
