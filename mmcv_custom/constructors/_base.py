@@ -14,7 +14,6 @@ from typing import Any, ClassVar, List, Optional, Tuple
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 from torch import nn
 
-from ..registry import scope_override_note
 from ..config._optimizer import parse_optimizer
 from ..config._schema import ParamwiseSchema, Settings
 from ..distributed._zero_groups import keep_zero_param_names
@@ -25,6 +24,7 @@ from ..layer_decay._report import log_param_groups, report_notes, report_title
 from ..layer_decay._resume import install_resume_check
 from ..recipes._match import Candidates
 from ..recipes._published import RECIPE_KEYS, RECIPE_OPTION_KEYS, RECIPES
+from ..registry import scope_override_note
 
 
 class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
