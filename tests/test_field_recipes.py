@@ -726,3 +726,13 @@ def test_every_wrapper_segment_contains_mod():
     """``collect_params`` skips the canonical-path work for module paths without 'mod'."""
     from mmcv_custom.layer_decay._names import WRAPPED_CHILD, WRAPPER_SEGMENTS
     assert all('mod' in segment for segment in WRAPPER_SEGMENTS | {WRAPPED_CHILD})
+
+
+def test_a_recipe_key_narrows_the_candidates_and_the_message_says_so():
+    """decay_type='layer_wise' with depths tries Swin only (the recipe that reads depths); on a
+    ConvNeXt the error names the key that narrowed the choice."""
+    from test_peer_parity import convnext_model
+    with pytest.raises(ValueError, match=r"decay_type='layer_wise': with \['depths'\], which of "
+                       r"\['convnext_layer_wise', 'swin', 'vit'\] only \['swin'\] read: cannot "
+                       r'recognise the backbone family.* look like the convnext family'):
+        build_groups(convnext_model('T'), LR_DECAY, dict(decay_rate=0.9, depths=[3, 3, 9, 3]))

@@ -30,7 +30,7 @@ from ..registry import scope_override_note
 class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
     """The shared mechanism of the layer-decay constructors (see the module docstring)."""
 
-    schema: ClassVar[ParamwiseSchema]
+    schema: ClassVar[ParamwiseSchema]  # with the rate key(s)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -40,21 +40,19 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: Optional[dict] = None) -> None:
         owner = type(self).__name__
         self.optimizer_settings = parse_optimizer(owner, optim_wrapper_cfg)
-        #: ``paramwise_cfg``, parsed once.
-        self.settings: Settings = self.schema.parse(paramwise_cfg)
+        self.settings: Settings = self.schema.parse(paramwise_cfg)  # parsed once
         self.recipes_for(self.settings, None)  # a recipe key no possible recipe reads: refused
         super().__init__(dict(optim_wrapper_cfg), dict(paramwise_cfg))
-        #: The plan and report notes of the last ``add_params``.
-        self.plan: Optional[Plan] = None
+        self.plan: Optional[Plan] = None  # and the report's notes, of the last add_params
         self.notes: Tuple[str, ...] = ()
         #: The model ``__call__`` got, before MMEngine unwraps ``.module`` (FSDP's root unit
-        #: records the original shapes; see ``layer_decay._shapes``).
+        #: records the original shapes)
         self._called_with: Optional[nn.Module] = None
 
     @classmethod
     def candidates(cls, settings: Settings, model: Optional[nn.Module]) -> Candidates:
-        """The recipes to try for ``model``, in order, chosen from ``settings``; with ``model``
-        None, every recipe these settings can choose."""
+        """The recipes to try for ``model``, in order, chosen from ``settings`` (``model`` None:
+        every recipe these settings can choose)."""
         raise NotImplementedError(f'{cls.__name__} must define candidates')
 
     @classmethod
@@ -77,8 +75,11 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
                 f'{cls.__name__}: paramwise_cfg.{key} is read only by the recipe(s) '
                 f'{list(RECIPE_KEYS[key])}, and this config uses {names}, which ignore it. '
                 f'{home}Remove it, or name a recipe that reads it with paramwise_cfg.recipe.')
-        return Candidates(kept, candidates.because, candidates.unrecognised,
-                          candidates.alternative)
+        because = candidates.because
+        if len(kept) < len(candidates.recipes):  # the keys chose too: say so if none fits
+            because += (f'with {list(given)}, which of {[r.name for r in candidates.recipes]} '
+                        f'only {[r.name for r in kept]} read: ')
+        return Candidates(kept, because, candidates.unrecognised, candidates.alternative)
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
         """The optim wrapper, its optimizer guarded: a resume with other param groups is an
@@ -93,8 +94,7 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
         return optim_wrapper
 
     def _validate_cfg(self) -> None:
-        """Validated by ``schema`` (MMEngine's check would refuse a weight decay left to the
-        optimizer's default)."""
+        """``schema`` validates (MMEngine's check would refuse the optimizer's default wd)."""
 
     def add_params(self, params: List[dict], module: nn.Module, **kwargs: Any) -> None:
         """Append the layer-decay groups of ``module`` to ``params`` and log them once (rank 0)."""
