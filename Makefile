@@ -9,6 +9,7 @@ env:
 	@bash tools/setup_env.sh
 
 test: env
+	$(PYTHON) -m ruff check .
 	$(PYTHON) -m pytest $(PYTEST_ARGS) tests
 
 clean-env:

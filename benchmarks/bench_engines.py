@@ -33,7 +33,7 @@ from torch import nn
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmcv_custom  # noqa: E402,F401  (constructors, FSDP policies, compat)
-from mmcv_custom.engine.params import collect_params  # noqa: E402
+from mmcv_custom.layer_decay._params import collect_params  # noqa: E402
 
 BASE_LR, WEIGHT_DECAY, RATE = 1e-4, 0.05, 0.9
 SIZES = {'full': dict(depth=12, width=192, batch=8), 'quick': dict(depth=2, width=16, batch=2)}

@@ -37,7 +37,7 @@ from mmseg.engine.optimizers.layer_decay_optimizer_constructor import \
 from torch import nn
 
 import mmcv_custom  # noqa: F401  (registers our constructors)
-from mmcv_custom.engine import log_param_groups
+from mmcv_custom.layer_decay._report import log_param_groups
 from harness import (counting_logs, counting_prints, interleaved_ms, machine_facts, median,
                      median_ratio, peak_rss_mib, reset_peak_rss, rss_mib, silenced_console)
 from models import CONSTRUCTION_MODELS, build_on_cpu, build_on_meta, internvit_6b_seg

@@ -129,9 +129,9 @@ def markdown_report(results: dict) -> str:
         '',
         'Where our time goes (medians, ms, interleaved as above): the whole `build_optim_wrapper`; '
         'our `add_params` (layer ids, groups and the report); the report alone '
-        '(`mmcv_custom.engine.log_param_groups`); `torch.optim.AdamW` built on our finished '
-        'groups (torch\'s `add_param_group` checks every new group against all earlier ones); '
-        'the floor.', '',
+        '(`mmcv_custom.layer_decay._report.log_param_groups`); `torch.optim.AdamW` built on our '
+        'finished groups (torch\'s `add_param_group` checks every new group against all earlier '
+        'ones); the floor.', '',
         *_table(['model', 'ours', 'groups', 'build_optim_wrapper', 'add_params', 'report',
                  'AdamW(our groups)', 'floor'], _breakdown_rows(results['construction'])),
         '',

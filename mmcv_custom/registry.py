@@ -1,5 +1,8 @@
 """mmcv_custom's place in MMEngine's registry tree, and how its names win in every scope.
 
+(Named ``registry`` rather than private: MMEngine imports ``<scope>.registry`` when a config
+names ``'mmcv_custom.<Name>'``, as it does for every OpenMMLab package.)
+
 A bare constructor name in a config is looked up in the registry of the current default scope
 first, then in its parents up to MMEngine's root. mmdet and mmseg register their own
 ``LearningRateDecayOptimizerConstructor`` in their child registries, so a registration in the root
@@ -17,11 +20,16 @@ So ``register_constructors`` registers our classes
 from typing import Dict, List, Tuple, Type
 
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as ROOT_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import PARAM_SCHEDULERS as ROOT_PARAM_SCHEDULERS
 from mmengine.registry import Registry
 
+#: ``mmcv_custom``'s constructor registry: exactly the layer-decay constructors.
 OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor',
                                       parent=ROOT_OPTIM_WRAPPER_CONSTRUCTORS, scope='mmcv_custom',
                                       locations=['mmcv_custom.constructors'])
+#: ``mmcv_custom``'s param-scheduler registry (``'mmcv_custom.PolyLRRatio'`` in configs).
+PARAM_SCHEDULERS = Registry('parameter scheduler', parent=ROOT_PARAM_SCHEDULERS,
+                            scope='mmcv_custom', locations=['mmcv_custom.schedulers'])
 
 _OURS: Dict[str, Type] = {}
 #: ``(scope, name, replaced class path)`` for every replacement made in another scope.

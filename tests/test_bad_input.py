@@ -4,7 +4,7 @@ import pytest
 from mmengine.optim import build_optim_wrapper
 from torch import nn
 
-from mmcv_custom.engine.config import MissingKeyError, UnknownKeyError
+from mmcv_custom import MissingKeyError, UnknownKeyError
 from toy_models import TimmViT, toy_vit_segmentor
 
 CL, LR = 'CustomLayerDecayOptimizerConstructor', 'LearningRateDecayOptimizerConstructor'
@@ -138,7 +138,8 @@ CASES = [
                                                          backbone_prefix='backbone'),
      ADAMW, TimmViT, ValueError,
      r"cannot recognise the backbone family from the parameter names \(first ones: "
-     r"'cls_token', 'pos_embed'.* under the prefix 'backbone\.' \(paramwise_cfg\.backbone_prefix\)"),
+     r"'cls_token', 'pos_embed'.* under the prefix 'backbone\.' "
+     r"\(paramwise_cfg\.backbone_prefix\)"),
     ('nan_lr_mult', CL, dict(layer_decay_rate=0.9, custom_keys=dict(head=dict(lr_mult=NAN))),
      ADAMW, vit(), ValueError, r"custom_keys\['head'\]\.lr_mult must be a finite number, got nan"),
     ('inf_decay_mult', CL, dict(layer_decay_rate=0.9, custom_keys=dict(head=dict(decay_mult=INF))),

@@ -10,9 +10,9 @@ from typing import Dict, NamedTuple
 import pytest
 from mmengine.config import Config
 
-from mmcv_custom.analysis.param_groups import (build_model, build_optim_wrapper_for_inspection,
-                                                load_config)
-from mmcv_custom.layer_ids import ViTLayerIds
+from mmcv_custom import RECIPES
+from mmcv_custom.analysis import build_model, build_optim_wrapper_for_inspection, load_config
+from mmcv_custom.recipes._rule import compile_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / 'configs'
@@ -165,7 +165,7 @@ def test_mae_finetune_takes_layer_ids_from_the_backbone_and_custom_keys_exempt_n
     assert cfg.optim_wrapper['paramwise_cfg']['layer_ids_from_model'] is True
     by_name = {name: group for group in optim_wrapper.optimizer.param_groups
                for name in group['param_names']}
-    rule = ViTLayerIds()
+    rule = compile_recipe(RECIPES['internvl'], 'backbone.')  # InternVL's reading
     for name, group in by_name.items():
         assert group['layer_id'] == rule.layer_id(name, 12), name
     for name in ('backbone.cls_token', 'backbone.pos_embed', 'backbone.layers.0.ln1.weight',

@@ -205,3 +205,65 @@ def test_real_vit_backbones_get_vit_layer_ids(backbone):
     same = build_groups(model, 'LearningRateDecayOptimizerConstructor', dict(decay_rate=0.9))
     assert [(g['group_name'], g['param_names'], g['lr']) for g in same] == \
         [(g['group_name'], g['param_names'], g['lr']) for g in groups]
+
+
+# ----- InternVL's own reading of levels.N, the seed's rule (issue 17, fix 1) -----
+
+def internvl_layout(model: torch.nn.Module, num_layers: int, rate: float):
+    """InternVL's rule (OpenGVLab/InternVL ``segmentation/mmcv_custom/
+    layer_decay_optimizer_constructor.py``), with ``L = num_layers``: ``backbone.levels.N.`` is
+    read as ``backbone.layers.N.`` (id ``N + 1``, one id per level); ``backbone.{cls_token,
+    mask_token, pos_embed, visual_embed}`` and ``backbone.patch_embed*`` id 0; everything else the
+    head id ``L + 1``. Weight decay 0 for 1-D parameters and biases. Groups are named
+    ``layer_{id}_{decay|no_decay}`` and ordered by first appearance; ``lr_scale = rate ** (L + 1
+    - id)``. Returns ``[(group_name, param_names, lr, lr_scale, weight_decay)]``."""
+    groups = {}
+    for name, param in model.named_parameters():
+        parts = name.split('.')
+        if name in ('backbone.cls_token', 'backbone.mask_token', 'backbone.pos_embed',
+                    'backbone.visual_embed') or name.startswith('backbone.patch_embed'):
+            layer_id = 0
+        elif name.startswith(('backbone.levels.', 'backbone.layers.', 'backbone.blocks.')):
+            layer_id = int(parts[2]) + 1
+        else:
+            layer_id = num_layers + 1
+        decays = not (param.ndim == 1 or name.endswith('.bias'))
+        group_name = f"layer_{layer_id}_{'decay' if decays else 'no_decay'}"
+        scale = rate ** (num_layers + 1 - layer_id)
+        entry = groups.setdefault(group_name, [group_name, [], BASE_LR * scale, scale,
+                                               WD if decays else 0.0])
+        entry[1].append(name)
+    return [tuple(entry) for entry in groups.values()]
+
+
+def internimage_names_with_tokens():
+    """InternImage's names (``levels.S.blocks.B``, 2 levels of 2 blocks) with a class token and a
+    position embedding, as in the issue's report."""
+    from field_models import InternImageUperNet
+    model = InternImageUperNet(depths=(2, 2))
+    model.backbone.cls_token = torch.nn.Parameter(torch.zeros(1, 1, 8))
+    model.backbone.pos_embed = torch.nn.Parameter(torch.zeros(1, 5, 8))
+    return model
+
+
+def test_levels_without_internimage_keys_get_internvl_reading_exactly(log_records):
+    model = internimage_names_with_tokens()
+    groups = build_groups(model, CONSTRUCTOR, dict(num_layers=4, layer_decay_rate=0.8))
+    got = [(g['group_name'], g['param_names'], pytest.approx(g['lr']),
+            pytest.approx(g['lr_scale']), g['weight_decay']) for g in groups]
+    assert got == internvl_layout(model, 4, 0.8)
+    lr = lr_wd_by_name(groups)
+    assert lr['backbone.cls_token'] == (pytest.approx(1e-3 * 0.8 ** 5), WD)
+    assert lr['backbone.pos_embed'] == (pytest.approx(3.2768e-4), WD)
+    (report,) = [m for m in log_records.messages(20) if 'Param groups = ' in m]
+    assert 'recipe internvl' in report
+    assert "InternImage's per-block reading" in report and 'depths' in report
+
+
+def test_levels_with_an_internimage_key_get_internimage_reading():
+    model = internimage_names_with_tokens()
+    ids = {name: g['layer_id'] for g in build_groups(
+        model, CONSTRUCTOR, dict(num_layers=4, layer_decay_rate=0.8, depths=[2, 2]))
+        for name in g['param_names']}
+    assert ids['backbone.levels.1.blocks.1.mlp.0.weight'] == 1 + 1 + 2
+    assert ids['backbone.cls_token'] == 5  # not an embedding of InternImage's rule

@@ -15,8 +15,8 @@ from mmengine.logging import MessageHub, MMLogger
 from mmengine.optim import build_optim_wrapper
 
 from mmcv_custom import LayerDecayLrHook
-from mmcv_custom.engine import group_records
-from mmcv_custom.hooks.layer_decay_lr_hook import head_and_embed_groups
+from mmcv_custom import group_records
+from mmcv_custom.hooks._lr_hook import head_and_embed_groups
 from toy_models import toy_vit_segmentor
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -27,7 +27,7 @@ DEMOS = {
     'cls': 'configs/demo/vit-tiny-p4_ld0.75_150it_shapes-cls.py',
 }
 ITERS = 4
-#: The fields of every group in param_groups.json (``mmcv_custom.engine.group_records``).
+#: The fields of every group in param_groups.json (``mmcv_custom.group_records``).
 RECORD_KEYS = {'param_names', 'lr_scale', 'lr', 'weight_decay', 'layer_id', 'num_tensors',
                'num_params'}
 
@@ -323,3 +323,17 @@ def test_the_summary_shows_the_checkpoint_under_the_work_dir_as_given(tmp_path, 
     with open('work_dirs/seg/last_checkpoint', 'w') as file:
         file.write('/elsewhere/iter_200.pth')
     assert demo_summary.checkpoint_path('work_dirs/seg') == '/elsewhere/iter_200.pth'
+
+
+@pytest.mark.parametrize('constructor', [
+    'CustomLayerDecayOptimizerConstructor', 'LearningRateDecayOptimizerConstructor',
+    'LayerDecayOptimizerConstructor', 'mmcv_custom.LayerDecayOptimizerConstructor'])
+def test_train_adds_layer_decay_logging_for_every_layer_decay_constructor(constructor):
+    """BEiT, ViT-Adapter, EVA and ViTDet configs use LayerDecayOptimizerConstructor."""
+    from mmengine.config import Config
+    tool = load_train_module()
+    cfg = Config(dict(optim_wrapper=dict(constructor=constructor), custom_hooks=[],
+                      log_processor=dict(type='LogProcessor')))
+    assert tool.add_layer_decay_logging(cfg)
+    assert [hook['type'] for hook in cfg.custom_hooks] == ['LayerDecayLrHook']
+    assert cfg.log_processor.type == 'LayerDecayLogProcessor'

@@ -26,7 +26,8 @@ def internimage_expected(model: nn.Module, depths, rate: float, *, segmentation:
     - id 0: ``backbone.patch_embed*``, any name containing ``level_embeds``; segmentation also
       ``decode_head.{mask_embed, cls_embed, level_embed, query_embed, query_feat}*`` and
       ``backbone.cb_modules.0.patch_embed*``;
-    - ``backbone.levels.S.<module>.B.*`` (module not downsample / norm): ``B + 1 + sum(depths[:S])``;
+    - ``backbone.levels.S.<module>.B.*`` (module not downsample / norm):
+      ``B + 1 + sum(depths[:S])``;
     - ``backbone.levels.S.{downsample, norm}*``: ``1 + sum(depths[:S + 1])``, the last level taking
       the value of the one before it;
     - anything else: ``L + 1``.
@@ -83,9 +84,10 @@ def test_internimage_published_keys_are_accepted_and_give_its_ids():
     assert got['backbone.levels.3.norm.1.weight'][0] == pytest.approx(LR * 0.9 ** 2)
 
 
-def test_internimage_layout_without_its_keys_still_reads_blocks_cumulatively():
+def test_internimage_layout_with_a_key_but_no_depths_reads_them_from_the_names():
     model = InternImageUperNet(depths=(2, 2, 3, 2))
-    got = lr_wd_by_name(build_groups(model, CUSTOM, dict(layer_decay_rate=0.9)))
+    got = lr_wd_by_name(build_groups(model, CUSTOM, dict(layer_decay_rate=0.9,
+                                                         offset_lr_scale=1.0)))
     assert got == internimage_expected(model, (2, 2, 3, 2), 0.9, segmentation=True)
 
 
@@ -511,8 +513,8 @@ def test_no_name_matches_two_block_patterns_of_a_recipe():
     because a recipe's block patterns never overlap."""
     import re
 
-    from mmcv_custom.layer_ids import RECIPES
-    from mmcv_custom.layer_ids.compiled import compile_recipe
+    from mmcv_custom import RECIPES
+    from mmcv_custom.recipes._rule import compile_recipe
     models = [InternImageUperNet(), InternImageDINO(), ViTDetMaskRCNN(), StreamPETRLike(),
               toy_vit_segmentor(), swin_with_head('mmseg')]
     for recipe in RECIPES.values():
@@ -541,8 +543,9 @@ def test_stage_numbered_blocks_are_never_read_as_a_flat_vit():
         stage.blocks = nn.ModuleList(nn.Linear(4, 4) for _ in range(2))
     with pytest.raises(ValueError, match=r"recipe 'beit' cannot read 'backbone\.layers\.0\.blocks"):
         build_groups(swin_v1, LAYER_DECAY, dict(layer_decay_rate=0.9))
-    # InternImage's rule reads them (Swin-v1 as in its get_num_layer_for_swin)
-    ids = {name: g['layer_id'] for g in build_groups(swin_v1, CUSTOM, dict(layer_decay_rate=0.9))
+    # InternImage's rule reads them (Swin-v1 as in its get_num_layer_for_swin) when its keys say so
+    ids = {name: g['layer_id'] for g in build_groups(swin_v1, CUSTOM, dict(layer_decay_rate=0.9,
+                                                                           depths=[2, 2]))
            for name in g['param_names']}
     assert ids['backbone.layers.1.blocks.1.weight'] == 1 + 1 + 2
 
@@ -686,3 +689,50 @@ def test_a_recipe_multiplier_that_matches_nothing_is_noted(log_records):
     build_groups(InternImageDINO(depths=(2, 2, 3, 2)), CUSTOM,
                  dict(layer_decay_rate=0.9, depths=[2, 2, 3, 2], offset_lr_scale=0.5))
     assert 'matched no parameter' not in log_records.messages(20)[0]
+
+
+# ----- the joined-names search stays inside one name (issue 17, fix 4) -----
+
+@pytest.mark.parametrize('regex, construct', [
+    (r'layers\.(?P<block>\d+)[^_]', r'\[\^_\]'),
+    (r'layers\.(?P<block>\d+)\s', r'\\s'),
+    (r'(?s)layers\.(?P<block>\d+).', r'\(\?s\)'),
+])
+def test_a_recipe_pattern_that_could_match_across_names_is_refused(regex, construct):
+    """The mechanism searches the newline-joined names at once, which is exact only for patterns
+    that never match a newline: a negated class such as [^_] (except [^.]), \\s, \\W, \\D or
+    DOTALL would read one name into the next."""
+    from mmcv_custom import BlockPattern, LayerDecayRecipe
+    with pytest.raises(ValueError, match=rf"recipe 'broken': pattern .* uses {construct}, which "
+                       r'can match across parameter names'):
+        LayerDecayRecipe(name='broken', family='vit', source='a test', layout='layers.N',
+                         embeddings=(), blocks=(BlockPattern(regex, 'plain'),))
+
+
+def test_a_token_embedding_is_found_in_any_line_of_the_names():
+    """``$`` ends a name, not the joined text: a bare ViT whose only embeddings are tokens (no
+    patch_embed) is recognised wherever its tokens are listed."""
+    model = nn.Module()
+    model.cls_token = nn.Parameter(torch.zeros(1, 1, 8))
+    model.blocks = nn.ModuleList(nn.Linear(8, 8) for _ in range(2))
+    model.head = nn.Linear(8, 3)
+    ids = {name: g['layer_id'] for g in build_groups(model, LR_DECAY, dict(decay_rate=0.9))
+           for name in g['param_names']}
+    assert ids == {'cls_token': 0, 'blocks.0.weight': 1, 'blocks.0.bias': 1,
+                   'blocks.1.weight': 2, 'blocks.1.bias': 2, 'head.weight': 3, 'head.bias': 3}
+
+
+def test_every_wrapper_segment_contains_mod():
+    """``collect_params`` skips the canonical-path work for module paths without 'mod'."""
+    from mmcv_custom.layer_decay._names import WRAPPED_CHILD, WRAPPER_SEGMENTS
+    assert all('mod' in segment for segment in WRAPPER_SEGMENTS | {WRAPPED_CHILD})
+
+
+def test_a_recipe_key_narrows_the_candidates_and_the_message_says_so():
+    """decay_type='layer_wise' with depths tries Swin only (the recipe that reads depths); on a
+    ConvNeXt the error names the key that narrowed the choice."""
+    from test_peer_parity import convnext_model
+    with pytest.raises(ValueError, match=r"decay_type='layer_wise': with \['depths'\], which of "
+                       r"\['convnext_layer_wise', 'swin', 'vit'\] only \['swin'\] read: cannot "
+                       r'recognise the backbone family.* look like the convnext family'):
+        build_groups(convnext_model('T'), LR_DECAY, dict(decay_rate=0.9, depths=[3, 3, 9, 3]))

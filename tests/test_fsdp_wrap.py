@@ -1,10 +1,11 @@
-"""The FSDP wrap and activation-checkpointing policies configs name (mmcv_custom/fsdp_wrap.py)."""
+"""The FSDP wrap and activation-checkpointing policies configs name
+(mmcv_custom/distributed/_fsdp_policies.py)."""
 import pytest
 from mmengine.registry import FUNCTIONS
 from torch import nn
 
 import mmcv_custom  # noqa: F401  (registers the policies)
-from mmcv_custom.fsdp_wrap import is_vit_block, wrap_modules_by_class_name
+from mmcv_custom.distributed._fsdp_policies import is_vit_block, wrap_modules_by_class_name
 
 
 class TransformerEncoderLayer(nn.Module):

@@ -20,7 +20,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import MODELS, DefaultScope
 
 from mmcv_custom import LayerDecayLrHook
-from mmcv_custom.analysis import param_groups as inspector
+from mmcv_custom import analysis as inspector
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / 'tools' / 'analysis_tools' / 'param_groups.py'

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mmcv_custom.analysis.param_groups import (build_model, build_optim_wrapper_for_inspection,
-                                               load_config)
+from mmcv_custom.analysis import build_model, build_optim_wrapper_for_inspection, load_config
 from mmcv_custom.models import InternViT
 from test_internvit import RELEASED_PARAMS, internvl_rule
 

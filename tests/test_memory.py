@@ -8,7 +8,7 @@ from mmengine.config import Config
 
 from mmcv_custom.analysis.memory import (ENGINES, engine_of_config, estimate_memory,
                                          optimizer_state_bytes)
-from mmcv_custom.analysis.param_groups import build_model, inspect_config, load_config
+from mmcv_custom.analysis import build_model, inspect_config, load_config
 from test_internvit_configs import CONFIG_DIR, FULL
 
 # P = 1000 parameters, T = 600 trainable, N = 4 GPUs, AdamW (8 B of fp32 states per parameter):

@@ -32,10 +32,10 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 
-from mmcv_custom.analysis.param_groups import simulate_lr_schedule
+from mmcv_custom.analysis import simulate_lr_schedule
 from mmcv_custom.migrate import (MigrationError, as_config, migrate_config,
                                  render_migration)
-from mmcv_custom.migrate.schedule import RunLength, convert_lr_config
+from mmcv_custom.migrate._schedule import RunLength, convert_lr_config
 from field_models import InternImageDINO, InternImageUperNet
 from helpers import lr_wd_by_name
 from test_field_recipes import internimage_expected
@@ -599,3 +599,32 @@ def test_rendered_config_reads_back_with_non_identifier_keys_and_long_values(tmp
     # min_lr 1e-5 is above the lowest group (1e-4 * 0.9 ** 4 * 0.1 = 6.6e-6): a ratio of each
     # group's start
     assert migration.sections['param_scheduler'][0]['min_lr_ratio'] == pytest.approx(0.1)
+
+
+def test_the_floor_is_judged_against_the_lowest_group_the_recipe_gives():
+    """InternImage's backbone_small_lr multiplies every lr below the base by 0.1: with lr 1.0,
+    rate 0.5 and 4 layers the embeddings start at 0.5 ** 5 * 0.1 = 0.003125, below min_lr=0.01,
+    so the floor becomes a ratio (issue 17, fix 3)."""
+    lr_config = dict(policy='poly', power=1.0, min_lr=0.01, by_epoch=False)
+    optimizer = dict(type='AdamW', lr=1.0, constructor='CustomLayerDecayOptimizerConstructor')
+    paramwise_cfg = dict(num_layers=4, layer_decay_rate=0.5, depths=[1, 1, 1, 1],
+                         backbone_small_lr=True)
+    schedulers, notes = convert_lr_config(lr_config, ITER_RUN, optimizer, paramwise_cfg)
+    assert notes[0].startswith('lr_config.min_lr=0.01 is absolute, and a group can start at '
+                               '0.003125')
+    assert schedulers == [dict(type='mmcv_custom.PolyLRRatio', eta_min_ratio=0.01, power=1.0,
+                               by_epoch=False, begin=0, end=301)]
+    built = build_optim_wrapper(InternImageUperNet(depths=(1, 1, 1, 1)), dict(
+        type='OptimWrapper', optimizer=dict(type='AdamW', lr=1.0),
+        constructor='CustomLayerDecayOptimizerConstructor', paramwise_cfg=paramwise_cfg))
+    assert min(g['lr'] for g in built.optimizer.param_groups) == pytest.approx(0.003125)
+
+
+def test_the_floor_bound_is_unknown_for_a_constructor_mmcv_custom_does_not_know():
+    lr_config = dict(policy='poly', power=1.0, min_lr=1e-8, by_epoch=False)
+    schedulers, notes = convert_lr_config(
+        lr_config, ITER_RUN, dict(type='AdamW', lr=1e-3, constructor='MyLayerDecayConstructor'),
+        dict(num_layers=4, layer_decay_rate=0.9))
+    assert schedulers[0]['type'] == 'mmcv_custom.PolyLRRatio'
+    assert "the lowest initial lr is unknown (constructor 'MyLayerDecayConstructor' is not " \
+        "one of mmcv_custom's)" in notes[0]

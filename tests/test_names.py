@@ -5,9 +5,9 @@ import torch
 from torch import nn
 from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoint_wrapper
 
-from mmcv_custom.engine.names import canonical_module_paths, canonical_name
-from mmcv_custom.engine.params import collect_params
-from mmcv_custom.engine.shapes import UnknownShapeError, original_shape
+from mmcv_custom.layer_decay._names import canonical_module_paths, canonical_name
+from mmcv_custom.layer_decay._params import collect_params
+from mmcv_custom.layer_decay._shapes import UnknownShapeError, original_shape
 from toy_models import toy_vit_segmentor
 
 

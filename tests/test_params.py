@@ -1,7 +1,7 @@
 """Collecting parameters: the order, names and aliases the grouping relies on."""
 from torch import nn
 
-from mmcv_custom.engine.params import collect_params
+from mmcv_custom.layer_decay._params import collect_params
 from toy_models import toy_vit_segmentor
 
 

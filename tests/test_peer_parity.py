@@ -3,7 +3,6 @@ same groups (names, members, lr, lr_scale, weight decay, order) as mmdet 3.3.0's
 1.2.2's classes of the same name, and the same learning rates as mmpretrain 1.2.0's
 LearningRateDecayOptimWrapperConstructor where the model supplies get_layer_depth."""
 import pytest
-import torch
 from mmdet.engine.optimizers import \
     LearningRateDecayOptimizerConstructor as MMDetLearningRateDecay
 from mmpretrain.engine.optimizers import LearningRateDecayOptimWrapperConstructor
@@ -19,7 +18,8 @@ from helpers import build_groups, group_layout, optim_cfg
 
 OURS = 'LearningRateDecayOptimizerConstructor'
 
-#: ConvNeXt T/S/B/L/XL stage depths at a tiny width: the names, and so the groups, are the real ones.
+#: ConvNeXt T/S/B/L/XL stage depths at a tiny width: the names, and so the groups, are the real
+#: ones.
 CONVNEXT_DEPTHS = {'T': [3, 3, 9, 3], 'S': [3, 3, 27, 3], 'B': [3, 3, 27, 3],
                    'L': [3, 3, 27, 3], 'XL': [3, 3, 27, 3]}
 

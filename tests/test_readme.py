@@ -47,3 +47,33 @@ def test_the_readmes_internvit_6b_memory_figures_are_the_computed_ones():
     assert f'= {figures["zero1"]:.1f} GiB' in text  # Training a 6B backbone
     assert f'DeepSpeed ZeRO-1, bf16 (InternVL\'s) | {figures["zero1"]:.1f} GiB |' in text
     assert f'FSDP `FULL_SHARD`, bf16 | {figures["fsdp"]:.1f} GiB |' in text
+
+
+def _table_rows(heading_line: str):
+    """The rows of the markdown table that follows ``heading_line`` (cells without backticks)."""
+    lines = README.split(heading_line, 1)[1].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith('|'))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith('|'):
+            break
+        rows.append([cell.strip().replace('`', '') for cell in line.strip('|').split('|')])
+    return rows
+
+
+def test_the_readme_key_table_agrees_with_the_schema():
+    """The shared keys' defaults are the schema's; every key is in the schema."""
+    from mmcv_custom.config._keys import LAYER_DECAY_KEYS, MMENGINE_KEYS
+    from mmcv_custom.config._schema import RECIPE_KEY
+    keys = {key.name: key for key in LAYER_DECAY_KEYS + (RECIPE_KEY,) + MMENGINE_KEYS}
+    rows = _table_rows('All three constructors:')
+    assert {row[0] for row in rows} == set(keys)
+    for name, default, _ in rows:
+        assert default == keys[name].default_text, name
+
+
+def test_the_readme_recipe_key_table_names_the_recipes_that_read_each_key():
+    from mmcv_custom.recipes._published import RECIPE_KEYS
+    rows = _table_rows("The recipes' own keys")
+    assert {row[0]: row[1].split(', ') for row in rows} == {
+        key: list(readers) for key, readers in RECIPE_KEYS.items()}

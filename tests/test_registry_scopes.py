@@ -1,5 +1,6 @@
-"""After custom_imports=['mmcv_custom'], the three bare names resolve to our classes under every default
-scope, including mmdet's and mmseg's, which register classes of the same name themselves."""
+"""After custom_imports=['mmcv_custom'], the three bare names resolve to our classes under every
+default scope, including mmdet's and mmseg's, which register classes of the same name
+themselves."""
 import pytest
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS, DefaultScope

@@ -36,10 +36,10 @@ def short_config(tmp_path, data_root, deterministic=False) -> str:
     """The demo, ITERS iterations on batches of 2; deterministic: no flips, no dropout."""
     lines = [
         f'_base_ = [{DEMO!r}]',
-        f"custom_imports = dict(imports=['mmcv_custom', 'digest_hook'], "
+        "custom_imports = dict(imports=['mmcv_custom', 'digest_hook'], "
         'allow_failed_imports=False)',
         f'data_root = {str(data_root)!r}',
-        f'train_dataloader = dict(batch_size=2, dataset=dict(data_root=data_root))',
+        'train_dataloader = dict(batch_size=2, dataset=dict(data_root=data_root))',
         'val_dataloader = dict(dataset=dict(data_root=data_root))',
         'test_dataloader = val_dataloader',
         f'train_cfg = dict(max_iters={ITERS}, val_interval={ITERS})',

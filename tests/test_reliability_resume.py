@@ -17,7 +17,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from mmcv_custom.compat import checkpoint_loading
 from mmcv_custom.compat.checkpoint_loading import (UnsafeCheckpointError, checkpoint_safe_globals,
                                                    load_from_local)
-from mmcv_custom.engine.resume_check import ParamGroupMismatchError
+from mmcv_custom.layer_decay._resume import ParamGroupMismatchError
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), 'dist_scripts'))
 from launch import PYTHON, ROOT, SCRIPTS, env, run, tail  # noqa: E402

@@ -10,7 +10,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.optim.optimizer import amp_optimizer_wrapper
 from mmengine.optim.scheduler import CosineAnnealingLR, LinearLR, PolyLR
 
-from mmcv_custom.schedulers import PolyLRRatio
+from mmcv_custom import PolyLRRatio
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), 'dist_scripts'))
 from launch import PYTHON, SCRIPTS, run, tail  # noqa: E402

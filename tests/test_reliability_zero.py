@@ -28,7 +28,7 @@ def test_zero_keeps_every_groups_lr_and_weight_decay_through_the_schedule(zero_r
 
 def test_every_ranks_local_groups_name_exactly_their_own_params(zero_report):
     # torch copies the whole group's param_names into each rank's partial group;
-    # mmcv_custom.engine.zero_groups keeps them true.
+    # mmcv_custom.distributed._zero_groups keeps them true.
     assert zero_report['local_names_ok']
 
 

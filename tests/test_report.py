@@ -4,7 +4,7 @@ import json
 from mmengine.optim import build_optim_wrapper
 
 from helpers import build_groups, optim_cfg
-from mmcv_custom.engine import format_table, group_records, summarize_groups
+from mmcv_custom.layer_decay._report import format_table, group_records, summarize_groups
 from toy_models import toy_vit_segmentor
 
 CONSTRUCTOR = 'CustomLayerDecayOptimizerConstructor'
@@ -33,7 +33,7 @@ def test_per_parameter_detail_is_debug_only(log_records):
 
 
 def test_other_ranks_log_nothing(log_records, monkeypatch):
-    import mmcv_custom.engine.report as report
+    import mmcv_custom.layer_decay._report as report
     monkeypatch.setattr(report, 'get_rank', lambda: 1)
     groups = build_groups(toy_vit_segmentor(depth=1), CONSTRUCTOR, dict(layer_decay_rate=0.9))
     assert groups and log_records.records == []
@@ -60,7 +60,7 @@ def test_debug_detail_is_built_only_when_a_handler_takes_debug():
 
     from mmengine.logging import MMLogger
 
-    from mmcv_custom.engine.report import debug_is_emitted
+    from mmcv_custom.layer_decay._report import debug_is_emitted
     # MMLogger's own level is NOTSET: isEnabledFor(DEBUG) is true, its handlers decide
     assert not debug_is_emitted(MMLogger('report-info', log_level='INFO'))
     assert debug_is_emitted(MMLogger('report-debug', log_level='DEBUG'))

@@ -266,8 +266,8 @@ def test_converted_schedule_gives_mmcv1_lrs_in_a_real_run(seg_data, tmp_path):
     ``lr_config`` that needs ``LrUpdaterLR`` (a floor under a linear warm-up). mmcv 1.x's rule:
     ``lr(t) = (1 - (1 - t / 3) * 0.9) * ((base - 1e-4) * (1 - t / 6) + 1e-4)`` for ``t < 3``, the
     bracket alone after; the head starts at 1e-3, the embeddings at 1e-3 * 0.9 ** 5."""
-    from mmcv_custom.migrate.render import format_value
-    from mmcv_custom.migrate.schedule import RunLength, convert_lr_config
+    from mmcv_custom.migrate._render import format_value
+    from mmcv_custom.migrate._schedule import RunLength, convert_lr_config
     lr_config = dict(policy='poly', power=1.0, min_lr=1e-4, by_epoch=False, warmup='linear',
                      warmup_iters=3, warmup_ratio=0.1)
     schedulers, _ = convert_lr_config(lr_config, RunLength(by_epoch=False, length=6),

@@ -16,7 +16,7 @@ What this adds to a plain ``Runner.from_cfg``:
   ``LayerDecayLrHook`` is appended to ``custom_hooks`` (unless listed) and a plain
   ``LogProcessor`` becomes ``LayerDecayLogProcessor``: the log shows ``lr_head`` / ``lr_embed``
   and the work dir gets ``param_groups.json`` (the groups as built, in the schema of
-  ``mmcv_custom.engine.group_records``, as the inspector writes it too).
+  ``mmcv_custom.group_records``, as the inspector writes it too).
 - With a launcher and no CUDA device, the processes use the gloo backend on the CPU
   (``tools/dist_train.sh`` on a machine without GPUs).
 - ``runner_type='FlexibleRunner'`` with ``strategy=dict(type='FSDPStrategy', ...)`` or
@@ -45,9 +45,10 @@ from mmengine.runner import Runner  # noqa: E402
 import mmcv_custom  # noqa: E402  (registers constructors, hook and log processor)
 import mmcv_custom.compat  # noqa: E402
 from mmcv_custom.compat import known_warnings  # noqa: E402
+from mmcv_custom.registry import OPTIM_WRAPPER_CONSTRUCTORS  # noqa: E402  (ours only)
 
-LAYER_DECAY_CONSTRUCTORS = ('CustomLayerDecayOptimizerConstructor',
-                            'LearningRateDecayOptimizerConstructor')
+#: The layer-decay constructors: every class registered in mmcv_custom's own registry.
+LAYER_DECAY_CONSTRUCTORS = tuple(OPTIM_WRAPPER_CONSTRUCTORS.module_dict)
 HOOK_TYPE = 'LayerDecayLrHook'
 #: The large-model strategies of MMEngine's FlexibleRunner this script prepares for the CPU.
 CPU_STRATEGIES = ('FSDPStrategy', 'DeepSpeedStrategy', 'DDPStrategy')

@@ -4,7 +4,8 @@
 # (InternVisionEncoderLayer), activation checkpointing of each block by FSDP (so the backbone's
 # own with_cp is off), bf16 mixed precision with fp32 gradient reduction and fp32 master shards.
 #
-#     bash tools/dist_train.sh configs/internvit/upernet_internvit-6b_ld0.95_80k_ade20k-504x504_fsdp.py 8
+#     bash tools/dist_train.sh \
+#         configs/internvit/upernet_internvit-6b_ld0.95_80k_ade20k-504x504_fsdp.py 8
 #
 # Layer decay needs one optimizer group per original parameter: use_orig_params=True (False is
 # refused with an error). mmcv_custom reads each parameter's original shape from FSDP's records,
@@ -21,7 +22,7 @@ strategy = dict(
         type='MMFullyShardedDataParallel',
         use_orig_params=True,
         sharding_strategy='FULL_SHARD',
-        # registered by mmcv_custom (mmcv_custom/fsdp_wrap.py)
+        # registered by mmcv_custom (mmcv_custom/distributed/_fsdp_policies.py)
         auto_wrap_policy=dict(type='wrap_modules_by_class_name',
                               class_names=['InternVisionEncoderLayer']),
         mixed_precision=dict(param_dtype='bfloat16', reduce_dtype='float32',

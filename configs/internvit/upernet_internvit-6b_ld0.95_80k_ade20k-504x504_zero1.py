@@ -6,7 +6,8 @@
 #
 #     python tools/model_converters/internvit.py pretrain/intern_vit_6b_224px.pth \
 #         pretrain/intern_vit_6b_224px_mmcv_custom.pth
-#     bash tools/dist_train.sh configs/internvit/upernet_internvit-6b_ld0.95_80k_ade20k-504x504_zero1.py 8
+#     bash tools/dist_train.sh \
+#         configs/internvit/upernet_internvit-6b_ld0.95_80k_ade20k-504x504_zero1.py 8
 #
 # Optimizer: AdamW lr 4e-5, betas (0.9, 0.999), weight decay 0.05, layer-wise lr decay 0.95 over
 # the 48 blocks (CustomLayerDecayOptimizerConstructor, InternVL's rule): backbone.cls_token,

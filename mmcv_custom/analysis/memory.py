@@ -5,15 +5,15 @@ With ``P`` parameters in the model, ``T`` of them trainable, ``N`` GPUs and ``S`
 state per trainable parameter in fp32 (AdamW / Adam: ``exp_avg`` and ``exp_avg_sq``, S = 8; SGD
 with momentum: 4; SGD without: 0), the bytes each GPU holds are:
 
-=========  ===================================  =================  =======================  ===========
-engine     weights                              gradients          optimizer states         buffers
-=========  ===================================  =================  =======================  ===========
-ddp_amp    4P (fp32; bf16 autocast in compute)  4T (fp32)          S*T                      4T
-zero1      2P (bf16)                            2T (bf16)          (4 + S)*T / N            0
-zero2      2P (bf16)                            2T / N             (4 + S)*T / N            0
-zero3      2P / N (bf16)                        2T / N             (4 + S)*T / N            0
-fsdp       4P / N (fp32 shards)                 4T / N (fp32)      S*T / N                  0
-=========  ===================================  =================  =======================  ===========
+=========  ===================================  =================  ====================  =========
+engine     weights                              gradients          optimizer states      buffers
+=========  ===================================  =================  ====================  =========
+ddp_amp    4P (fp32; bf16 autocast in compute)  4T (fp32)          S*T                   4T
+zero1      2P (bf16)                            2T (bf16)          (4 + S)*T / N         0
+zero2      2P (bf16)                            2T / N             (4 + S)*T / N         0
+zero3      2P / N (bf16)                        2T / N             (4 + S)*T / N         0
+fsdp       4P / N (fp32 shards)                 4T / N (fp32)      S*T / N               0
+=========  ===================================  =================  ====================  =========
 
 - ``ddp_amp``: MMEngine's ``AmpOptimWrapper`` under DDP (every GPU holds everything); ``buffers`` is
   DDP's gradient buckets, a second copy of the gradients unless ``gradient_as_bucket_view=True``
@@ -24,9 +24,9 @@ fsdp       4P / N (fp32 shards)                 4T / N (fp32)      S*T / N      
   arithmetic of the ZeRO paper (Rajbhandari et al., 2020, "ZeRO: Memory Optimizations Toward
   Training Trillion Parameter Models", section 5.1: 2 + 2 + K bytes per parameter, K = 12 for
   mixed-precision Adam), with frozen parameters holding only their bf16 weights.
-- ``fsdp``: torch FSDP ``FULL_SHARD`` with ``use_orig_params=True`` and ``MixedPrecision(param_dtype=
-  bf16, reduce_dtype=fp32)``: fp32 parameter shards, fp32 gradient shards, optimizer states of the
-  shards.
+- ``fsdp``: torch FSDP ``FULL_SHARD`` with ``use_orig_params=True`` and
+  ``MixedPrecision(param_dtype=bf16, reduce_dtype=fp32)``: fp32 parameter shards, fp32 gradient
+  shards, optimizer states of the shards.
 
 Not included (they need a GPU run to measure): activations (set by the images per GPU, the crop and
 activation checkpointing), the gathered parameters of the FSDP unit or ZeRO-3 layer being computed,

@@ -20,7 +20,7 @@ upstream changes (so the fix is removed when it is no longer needed).
   for upstream tools that build no layer-decay optimizer (mmseg's ``tools/test.py``, say).
 """
 import sys
-from typing import Dict, List
+from typing import Dict, Iterable, List
 
 __all__ = ['FIXES', 'TRAINING_FIXES', 'install', 'install_training_fixes']
 
@@ -32,7 +32,7 @@ TRAINING_FIXES: Dict[str, str] = {'checkpoint_loading': 'mmengine.runner.checkpo
                                   'mmengine_fsdp': 'mmengine._strategy.fsdp'}
 
 
-def _install(names) -> List[str]:
+def _install(names: Iterable[str]) -> List[str]:
     import importlib
     installed = []
     for name in names:

@@ -150,7 +150,8 @@ def _refusal(filename: str, error: Exception) -> UnsafeCheckpointError:
         f'mmcv_custom refused to load checkpoint {filename!r}: it holds a pickled object that an '
         f'MMEngine checkpoint does not contain ({detail}). It is loaded with weights_only=True, '
         'allowing only tensors, plain containers and the types listed in '
-        'mmcv_custom.checkpoint.checkpoint_safe_globals(). If you trust this file, extract the '
+        'mmcv_custom.compat.checkpoint_loading.checkpoint_safe_globals(). If you trust this '
+        'file, extract the '
         "state dicts you need once with torch.load(path, weights_only=False) and save them "
         'again with torch.save.')
 

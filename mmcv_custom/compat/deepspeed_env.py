@@ -17,8 +17,9 @@ its accelerator named where there is no GPU.
   Where ``torch.cuda.is_available()`` is False it is set to ``'cpu'``, the same accelerator named
   explicitly, so nothing is printed (DeepSpeed logs that choice at INFO, below its WARNING level).
 
-A variable the user has set is never changed (``PATH`` is only prepended to, once). ``tools/train.py``, ``tools/test.py``, the set-up
-and the tests call :func:`configure` before DeepSpeed can be imported.
+A variable the user has set is never changed (``PATH`` is only prepended to, once).
+``tools/train.py``, ``tools/test.py``, the set-up and the tests call :func:`configure` before
+DeepSpeed can be imported.
 
 Source: ``accelerator/real_accelerator.py`` (``get_accelerator``) of DeepSpeed 0.19.6.
 """

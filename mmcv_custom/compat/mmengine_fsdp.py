@@ -6,7 +6,8 @@ torch 2.0. torch 2.1 changed the signature to ``(model, optim, optim_state_dict,
 torch 2.13 every FSDP resume fails inside MMEngine with ``TypeError: unhashable type: 'dict'``
 (the state dict is taken for the model). :func:`install` replaces that one method with one that
 passes the same three objects by keyword; nothing else in MMEngine changes. See
-:mod:`mmcv_custom.compat` for when it is installed. ``tests/test_compat_mmengine_fsdp.py`` fails when MMEngine's method
+:mod:`mmcv_custom.compat` for when it is installed. ``tests/test_compat_mmengine_fsdp.py`` fails
+when MMEngine's method
 or torch's signature changes, so this module is removed once upstream is fixed.
 
 Sources: ``mmengine/_strategy/fsdp.py`` (``FSDPStrategy.load_optim_state_dict``, 0.10.7) and

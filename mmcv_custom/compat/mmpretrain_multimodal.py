@@ -32,7 +32,7 @@ import importlib.machinery
 import sys
 from importlib import metadata
 from types import ModuleType
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 __all__ = ['TARGET', 'FIRST_TRANSFORMERS_WITH_INTERNVL', 'LAST_AFFECTED_MMPRETRAIN',
            'needs_fix', 'install', 'uninstall', 'installed', 'applied']
@@ -94,14 +94,15 @@ class _MultimodalOffLoader(importlib.abc.Loader):
         if turn_off:
             _APPLIED.append((metadata.version('transformers'), metadata.version('mmpretrain')))
 
-    def __getattr__(self, name: str):  # get_source, get_filename, is_package, ...
+    def __getattr__(self, name: str) -> Any:  # get_source, get_filename, is_package, ...
         return getattr(self._loader, name)
 
 
 class _MultimodalFinder(importlib.abc.MetaPathFinder):
     """Finds :data:`TARGET` with the other finders and wraps its loader."""
 
-    def find_spec(self, fullname: str, path: Optional[Sequence[str]], target=None):
+    def find_spec(self, fullname: str, path: Optional[Sequence[str]],
+                  target: Optional[ModuleType] = None) -> Optional[importlib.machinery.ModuleSpec]:
         if fullname != TARGET:
             return None
         for finder in sys.meta_path:

@@ -1,4 +1,6 @@
-"""Training-time helpers for layer-decay runs: the lr hook and the log processor that prints it.
+"""Training-time helpers for layer-decay runs (public in ``mmcv_custom``): the hook that logs the
+head and embedding learning rates and writes ``param_groups.json``, and the log processor that
+prints them.
 
 ``LayerDecayLogProcessor`` subclasses MMEngine's ``LogProcessor``, whose package
 (``mmengine.runner``) imports DeepSpeed where it is installed (seconds, and a line on stdout), so
@@ -11,14 +13,14 @@ from typing import Any
 
 from mmengine.registry import LOG_PROCESSORS
 
-from .layer_decay_lr_hook import LayerDecayLrHook
+from ._lr_hook import LayerDecayLrHook
 
 __all__ = ['LayerDecayLrHook', 'LayerDecayLogProcessor', 'build_layer_decay_log_processor']
 
 
 def build_layer_decay_log_processor(**kwargs: Any) -> Any:
     """A ``LayerDecayLogProcessor`` built with ``kwargs`` (``LogProcessor``'s arguments)."""
-    from .lr_log_processor import LayerDecayLogProcessor
+    from ._log_processor import LayerDecayLogProcessor
     return LayerDecayLogProcessor(**kwargs)
 
 
@@ -28,6 +30,6 @@ LOG_PROCESSORS.register_module(name='LayerDecayLogProcessor',
 
 def __getattr__(name: str) -> Any:
     if name == 'LayerDecayLogProcessor':
-        from .lr_log_processor import LayerDecayLogProcessor
+        from ._log_processor import LayerDecayLogProcessor
         return LayerDecayLogProcessor
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

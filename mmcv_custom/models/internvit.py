@@ -138,9 +138,10 @@ class InternMLP(nn.Module):
 
 class InternVisionEncoderLayer(nn.Module):
     """One InternViT block (the class name of InternVL's remote code, which
-    ``mmcv_custom.fsdp_wrap.is_vit_block`` and FSDP wrap policies by class name know)."""
+    ``is_vit_block`` (``mmcv_custom.distributed``) and FSDP wrap policies by class name know)."""
 
-    def __init__(self, arch: InternViTArch, drop_path: float, layer_scale_init_value: float):
+    def __init__(self, arch: InternViTArch, drop_path: float,
+                 layer_scale_init_value: float) -> None:
         super().__init__()
         c = arch.embed_dims
         self.norm1 = build_norm(arch.norm_type, c)
@@ -256,8 +257,8 @@ class InternViT(BaseModule):
         self.arch = resolve_arch(arch, pretrain_img_size)
         self.arch_name = arch if isinstance(arch, str) and arch.lower() in ARCHS else None
         if self.arch.pretrain_img_size % patch_size:
-            raise ValueError(f'pretrain_img_size ({self.arch.pretrain_img_size}) must be a multiple '
-                             f'of patch_size ({patch_size})')
+            raise ValueError(f'pretrain_img_size ({self.arch.pretrain_img_size}) must be a '
+                             f'multiple of patch_size ({patch_size})')
         if not 0.0 <= drop_path_rate < 1.0:
             raise ValueError(f'drop_path_rate must be in [0, 1), got {drop_path_rate!r}')
         self.num_layers = self.arch.num_layers

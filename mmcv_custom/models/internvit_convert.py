@@ -44,7 +44,7 @@ import pickle
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Tuple, Union
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
@@ -224,7 +224,7 @@ def select_vision_part(state: Dict[str, torch.Tensor], prefix: Optional[str] = N
     return selected, prefix, notes
 
 
-def detect_layout(keys) -> str:
+def detect_layout(keys: Iterable[str]) -> str:
     """``'internvl'``, ``'remote_code'`` or ``'transformers'`` from the key names. Raises
     ValueError naming some keys when none fits."""
     keys = list(keys)
@@ -267,7 +267,7 @@ _NATIVE_RULES = (
 _NATIVE_QKV = re.compile(r'^encoder\.layer\.(\d+)\.attention\.([qkv])_proj\.(weight|bias)$')
 
 
-def _rename(key: str, rules) -> str:
+def _rename(key: str, rules: Sequence[Tuple[str, str]]) -> str:
     for pattern, replacement in rules:
         new, count = re.subn(pattern, replacement, key)
         if count:

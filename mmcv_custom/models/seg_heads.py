@@ -10,7 +10,7 @@ this head is that recipe, registered in mmseg's ``MODELS`` as ``LinearProbeHead`
 This module imports mmseg; ``import mmcv_custom`` does not import it. A config that uses the head
 imports it: ``custom_imports = dict(imports=['mmcv_custom', 'mmcv_custom.models.seg_heads'])``.
 """
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import torch
 from mmcv.cnn import build_norm_layer
@@ -38,7 +38,7 @@ class LinearProbeHead(BaseDecodeHead):
     ValueError when ``channels != in_channels``.
     """
 
-    def __init__(self, norm_cfg: Optional[dict] = None, **kwargs) -> None:
+    def __init__(self, norm_cfg: Optional[dict] = None, **kwargs: Any) -> None:
         norm_cfg = norm_cfg if norm_cfg is not None else dict(type='SyncBN', requires_grad=True)
         super().__init__(norm_cfg=norm_cfg, **kwargs)
         if self.channels != self.in_channels:

@@ -9,7 +9,7 @@ from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from mmcv_custom.engine.names import canonical_name
+from mmcv_custom.layer_decay._names import canonical_name
 
 
 def _inner(model):

@@ -137,7 +137,7 @@ def run_case(make: Callable[[], nn.Module], wrap: Callable[[nn.Module], nn.Modul
     named = [group for group in groups if 'group_name' in group]
     return dict(mismatches=compare(bare, layout(groups)), groups=len(named),
                 bare_groups=len({value[0] for value in bare.values()}),
-                notes=list(constructor.result.notes))
+                notes=list(constructor.notes))
 
 
 def batch():
@@ -162,7 +162,7 @@ def fsdp_step() -> dict:
     with FSDP.summon_full_params(wrapped):
         got = {name: param.detach().clone() for name, param in wrapped.module.named_parameters()}
     want = dict(bare.named_parameters())
-    from mmcv_custom.engine.names import canonical_name
+    from mmcv_custom.layer_decay._names import canonical_name
     got = {canonical_name(name): value for name, value in got.items()}
     diffs = {name: (got[name] - param.detach()).abs().max().item() for name, param in
              want.items()}
@@ -194,7 +194,7 @@ def config_fsdp(out: str) -> dict:
     from mmengine._strategy import FSDPStrategy
     from torch.distributed.fsdp import FullyShardedDataParallel
 
-    from mmcv_custom.analysis.param_groups import build_model
+    from mmcv_custom.analysis import build_model
     spec = importlib.util.spec_from_file_location('train_tool', osp.join(ROOT, 'tools', 'train.py'))
     train_tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(train_tool)

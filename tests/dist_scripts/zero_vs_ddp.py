@@ -24,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from tiny_train import TinyClassifier, TinyData, group_digest  # noqa: E402
 
-from mmcv_custom.schedulers import PolyLRRatio  # noqa: E402
+from mmcv_custom import PolyLRRatio  # noqa: E402
 
 STEPS, BATCH = 6, 4
 

@@ -34,7 +34,7 @@ deepspeed_env.configure()  # the models' packages import MMEngine's runner, whic
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 
-from mmcv_custom.analysis.param_groups import DEFAULT_ITERS_PER_EPOCH, inspect_config  # noqa: E402
+from mmcv_custom.analysis import DEFAULT_ITERS_PER_EPOCH, inspect_config  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -1,6 +1,7 @@
 # UPerNet on InternViT-6B as InternVL's ADE20K full tuning builds it (OpenGVLab/InternVL
-# segmentation/configs/intern_vit_6b/full_tuning/upernet_intern_vit_6b_504_80k_ade20k_bs16_lr4e-5.py,
-# on mmseg 0.x's _base_/models/upernet_r50.py), for MMSegmentation 1.x with mmcv_custom's
+# segmentation/configs/intern_vit_6b/full_tuning/
+# upernet_intern_vit_6b_504_80k_ade20k_bs16_lr4e-5.py, on mmseg 0.x's _base_/models/upernet_r50.py),
+# for MMSegmentation 1.x with mmcv_custom's
 # InternViT backbone and InternVLFeaturePyramid neck (custom_imports of mmcv_custom registers both).
 #
 # - backbone: InternViT-6B (48 blocks, width 3200, RMSNorm, QK-norm, layer scale 0.1, no qkv
