@@ -26,6 +26,10 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
+
+# mmcv_custom first: with transformers installed, mmpretrain's models import only after it
+# (mmcv_custom.compat.mmpretrain_multimodal); it also registers our constructors.
+import mmcv_custom  # noqa: F401
 from mmdet.engine.optimizers.layer_decay_optimizer_constructor import \
     LearningRateDecayOptimizerConstructor as MMDetLearningRateDecay
 from mmengine.logging import MMLogger
@@ -36,7 +40,6 @@ from mmseg.engine.optimizers.layer_decay_optimizer_constructor import \
     LearningRateDecayOptimizerConstructor as MMSegLearningRateDecay
 from torch import nn
 
-import mmcv_custom  # noqa: F401  (registers our constructors)
 from mmcv_custom.layer_decay._report import log_param_groups
 from harness import (counting_logs, counting_prints, interleaved_ms, machine_facts, median,
                      median_ratio, peak_rss_mib, reset_peak_rss, rss_mib, silenced_console)
