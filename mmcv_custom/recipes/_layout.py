@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Dict, Iterator, Match, Optional, Pattern, Sequence, Tuple
+from typing import (TYPE_CHECKING, Dict, Iterable, Iterator, Match, Optional, Pattern, Sequence,
+                    Tuple)
 
 if TYPE_CHECKING:  # _schema imports this module: the invariant below is checked there
     from ._schema import LayerDecayRecipe
@@ -46,6 +47,18 @@ def crossing_construct(regex: str) -> Optional[str]:
             continue  # [^.] (rewritten to [^.\n] by the mechanism) or a class excluding \n
         return text
     return None
+
+
+def check_within_names(recipe: str, regexes: Iterable[str]) -> None:
+    """ValueError for the first of recipe ``recipe``'s ``regexes`` that can match across names
+    (:func:`crossing_construct`): the joined-names search here would misread it."""
+    for regex in regexes:
+        construct = crossing_construct(regex)
+        if construct is not None:
+            raise ValueError(
+                f'recipe {recipe!r}: pattern {regex!r} uses {construct}, which can match across '
+                'parameter names (the names are searched joined by newlines); write [^.] for '
+                "'not a dot', or list the characters allowed")
 
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, FrozenSet, Mapping, Optional, Tuple
 
 from ..config._keys import Key
-from ._layout import LayerIdError, crossing_construct
+from ._layout import LayerIdError, check_within_names
 
 #: The layer id of the embeddings (patch / position embeddings, class and mask tokens). Block
 #: ``i`` has id ``i + 1``, everything above the blocks the head id ``num_layers + 1``.
@@ -200,15 +200,9 @@ class LayerDecayRecipe:
         if undeclared:
             raise ValueError(f'recipe {self.name!r}: its multipliers read {undeclared}, which '
                              f'are not among its keys {sorted(self.key_names)}')
-        joined = (*self.embeddings, *(block.regex for block in self.blocks),
-                  *(regex for regex, _ in self.name_aliases + self.refused))
-        for regex in joined:  # the patterns _layout searches over the joined names
-            construct = crossing_construct(regex)
-            if construct is not None:  # the joined-names search (_layout) would misread it
-                raise ValueError(
-                    f'recipe {self.name!r}: pattern {regex!r} uses {construct}, which can match '
-                    'across parameter names (the names are searched joined by newlines); write '
-                    "[^.] for 'not a dot', or list the characters allowed")
+        check_within_names(self.name, (  # the patterns _layout searches over the joined names
+            *self.embeddings, *(block.regex for block in self.blocks),
+            *(regex for regex, _ in self.name_aliases + self.refused)))
 
     @property
     def key_names(self) -> FrozenSet[str]:
