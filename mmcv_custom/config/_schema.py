@@ -46,7 +46,7 @@ class Settings:
     dwconv_decay_mult: Optional[float]
     flat_decay_mult: Optional[float]
     dcn_offset_lr_mult: Optional[float]
-    bypass_duplicate: bool
+    bypass_duplicate: Optional[bool]
     recipe_options: Mapping[str, Any]
     given: FrozenSet[str]
     decay_type: Optional[str] = None

@@ -26,9 +26,12 @@ Weight decay, the first that applies (as in MMEngine's ``DefaultOptimWrapperCons
    parameters and biases, by the original shape), the names the model's ``no_weight_decay()``
    lists and, with ``exclude_tokens_from_decay``, tokens and position embeddings: 0; else the
    base weight decay.
+
+(A recipe whose source keys its groups by layer id only, OmniDrive's, gives a group the lr of its
+first member: ``_groups``.)
 """
 from dataclasses import dataclass
-from typing import Any, FrozenSet, Mapping, Optional, Tuple
+from typing import Any, FrozenSet, List, Mapping, Optional, Tuple
 
 from torch import nn
 
@@ -176,7 +179,8 @@ def make_plan(candidates: Candidates, settings: Settings, optimizer: OptimizerSe
     ``num_layers`` too small, ...).
     """
     owner = settings.owner
-    warnings = check_params(params, settings.bypass_duplicate, owner)
+    check_params(params, settings.bypass_duplicate, owner)
+    warnings: List[str] = []
     names = NameIndex(params.all_names)
     rule = (model_rule(model, settings.backbone_prefix, names, owner)
             if settings.layer_ids_from_model else

@@ -7,12 +7,12 @@ candidate recognises is an error listing the candidates' layouts, the prefix loo
 model's top-level modules and the families the names do look like: never a silent head lr.
 """
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..config._keys import normalize_prefix
-from ._layout import (LayerIdError, NameIndex, check_refused, has_embeddings, layers_shown,
-                      recognizes, stage_depths)
+from ._layout import (LayerIdError, NameIndex, check_block_chunks, check_refused, has_embeddings,
+                      layers_shown, recognizes, stage_depths)
 from ._published import RECIPES
 from ._rule import RecipeRule, compile_recipe
 from ._schema import LayerDecayRecipe
@@ -147,6 +147,16 @@ def _check_outside_multipliers(rule: RecipeRule) -> None:
             'holds the backbone.')
 
 
+def as_configured(recipe: LayerDecayRecipe, options: Mapping[str, Any]) -> LayerDecayRecipe:
+    """``recipe`` as its switches in ``options`` make it: with its ``layout_aliases_for_ids`` key
+    true, the layout aliases apply to the ids too (``cbnet_layer_decay=True``: every
+    CB-InternImage copy read as the plain backbone)."""
+    if recipe.layout_aliases_for_ids is None or not options.get(recipe.layout_aliases_for_ids):
+        return recipe
+    return replace(recipe, name_aliases=recipe.name_aliases + recipe.layout_aliases,
+                   layout_aliases=())
+
+
 def bind_depths(rule: RecipeRule, names: NameIndex, given: Optional[Sequence[int]],
                 owner: str) -> RecipeRule:
     """``rule`` with ``depths`` (the given ones after checking them against the names: same
@@ -191,8 +201,10 @@ def select_rule(candidates: Candidates, names: NameIndex, *, owner: str, model: 
             found = find_prefix(recipe, names, prefix, prefixes)
             if found is None:
                 continue
-            rule = compile_recipe(recipe, found, (), options, head_embeddings_at_layer_0)
+            rule = compile_recipe(as_configured(recipe, options), found, (), options,
+                                  head_embeddings_at_layer_0)
             check_refused(recipe, found, names)
+            check_block_chunks(recipe, found, names)
             _check_outside_multipliers(rule)
             if head_embeddings_given and not recipe.head_embeddings:
                 raise LayerIdError(
