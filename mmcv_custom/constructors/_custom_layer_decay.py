@@ -5,14 +5,13 @@ from torch import nn
 
 from ..config._keys import LAYER_DECAY_RATE
 from ..config._schema import ParamwiseSchema, Settings
-from ..recipes._match import GUIDANCE, Candidates
+from ..recipes._match import Candidates
 from ..recipes._published import INTERNIMAGE_DET, INTERNIMAGE_SEG, INTERNVL, SWIN, VIT_LAYOUT
 from ._base import LayerDecayConstructorBase
 
 _NO_LAYOUT = ('{owner} is for ViT-style backbones, but no parameter of {model} has their layout '
               f'({VIT_LAYOUT}), nor that of InternImage ({INTERNIMAGE_SEG.layout}) or Swin '
-              f'({SWIN.layout}); first names: {{sample}}.{{looks_like}} For ConvNeXt use '
-              f'LearningRateDecayOptimizerConstructor. {GUIDANCE}')
+              f'({SWIN.layout}); first names: {{sample}}.{{looks_like}} {{advice}}')
 _LEVELS_NOTE = ("the names show InternImage's levels.S.blocks.B, which InternVL's reading "
                 "(recipe internvl) reads as layers.S, one id per level; InternImage's per-block "
                 'reading needs one of its keys ('
@@ -84,6 +83,7 @@ class CustomLayerDecayOptimizerConstructor(LayerDecayConstructorBase):
             return Candidates(recipes, unrecognised=(
                 f"{{owner}}: paramwise_cfg sets {keys}, InternImage's keys, but no parameter of "
                 f"{{model}} has InternImage's layout ({INTERNIMAGE_SEG.layout}); first names: "
-                f'{{sample}}.{{looks_like}} Remove {keys} for another backbone.'))
+                f'{{sample}}.{{looks_like}} {{advice}}'),
+                instead=f'Remove {keys} for another backbone.')
         return Candidates((SWIN, INTERNVL), unrecognised=_NO_LAYOUT,
                           alternative=(INTERNIMAGE_SEG, _LEVELS_NOTE))

@@ -85,7 +85,12 @@ class LearningRateDecayOptimizerConstructor(LayerDecayConstructorBase):
 
     @classmethod
     def candidates(cls, settings: Settings, model: Optional[nn.Module]) -> Candidates:
-        """The recipes of ``decay_type``, in order."""
+        """The recipes of ``decay_type``, in order; another ``decay_type`` chooses the others."""
         names = RECIPES_BY_DECAY_TYPE[settings.decay_type]
+        choosers: Dict[str, str] = {}
+        for decay_type, others in RECIPES_BY_DECAY_TYPE.items():
+            for name in others if decay_type != settings.decay_type else ():
+                choosers.setdefault(name, f'paramwise_cfg.decay_type={decay_type!r}')
         return Candidates(tuple(RECIPES[name] for name in names),
-                          because=f'paramwise_cfg.decay_type={settings.decay_type!r}: ')
+                          because=f'paramwise_cfg.decay_type={settings.decay_type!r}: ',
+                          choosers=tuple(choosers.items()))

@@ -161,7 +161,7 @@ def _num_layers(rule: RecipeRule, params: ModelParams, given: Optional[int],
             f'{owner}: paramwise_cfg.num_layers={value} is too small for this model{depth}: '
             f'parameter {too_deep[0]!r} gets layer id {too_deep[1]} > num_layers + 1 = '
             f'{head_layer_id(value)}, so its lr would exceed the base lr. num_layers must be at '
-            f'least {minimum}.')
+            f'least {minimum}: set paramwise_cfg.num_layers={minimum} (or more).')
     return NumLayers(value, inferred, given is not None), layer_ids
 
 
