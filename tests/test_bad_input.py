@@ -79,9 +79,10 @@ CASES = [
      r"parameter of PlainConvNet has their layout .* first names: 'backbone\.0\.weight'"),
     ('no_trainable_parameters', CL, dict(layer_decay_rate=0.9), ADAMW, frozen_vit, ValueError,
      r'the model has no trainable parameters \(all 28 have requires_grad=False\)'),
-    ('shared_parameters', CL, dict(layer_decay_rate=0.9), ADAMW, shared_head_vit, ValueError,
+    ('shared_parameters_refused', CL, dict(layer_decay_rate=0.9, bypass_duplicate=False), ADAMW,
+     shared_head_vit, ValueError,
      r"parameter 'decode_head\.weight' is shared: the same tensor is also reachable as "
-     r"'aux_head\.weight'.*bypass_duplicate=True"),
+     r"'aux_head\.weight', and paramwise_cfg\.bypass_duplicate=False refuses shared parameters"),
     ('model_without_get_layer_depth', CL, dict(layer_decay_rate=0.9, layer_ids_from_model=True),
      ADAMW, vit(), ValueError, r'layer_ids_from_model=True needs the model or its backbone to '
      r'implement get_layer_depth\(param_name, prefix\)'),

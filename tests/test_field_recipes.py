@@ -291,10 +291,12 @@ def vit_wise_expected(model: nn.Module, num_layers: int, rate: float, head_rate:
 
 
 def test_img_backbone_vit_wise_with_head_decay_rate():
+    """With ``split_head_group=True`` every parameter gets the multiplier its keys give it (by
+    default OmniDrive's grouping by layer id applies: see test_published_families)."""
     model = StreamPETRLike(depth=3)
     got = lr_wd_by_name(build_groups(model, LR_DECAY, dict(
         decay_rate=0.9, head_decay_rate=4.0, lm_head_decay_rate=0.1, decay_type='vit_wise',
-        num_layers=3)))
+        num_layers=3, split_head_group=True)))
     assert got == vit_wise_expected(model, 3, 0.9, 4.0, 0.1)
 
 
@@ -550,13 +552,17 @@ def test_stage_numbered_blocks_are_never_read_as_a_flat_vit():
     assert ids['backbone.layers.1.blocks.1.weight'] == 1 + 1 + 2
 
 
-def test_dinov2_chunked_blocks_are_refused_with_what_to_do():
+def test_chunked_blocks_that_restart_their_numbering_are_refused_with_what_to_do():
+    """``blocks.C.I`` is read as DINOv2's chunks (``I`` the global index, test_published_families);
+    chunks whose indices restart are ambiguous and refused, in every constructor."""
     model = toy_vit_segmentor(depth=2)
-    model.backbone.blocks = nn.ModuleList([nn.ModuleList([nn.Linear(8, 8), nn.Linear(8, 8)])])
+    model.backbone.blocks = nn.ModuleList([nn.ModuleList([nn.Linear(8, 8), nn.Linear(8, 8)])
+                                           for _ in range(2)])
     for constructor, cfg in ((CUSTOM, dict(layer_decay_rate=0.9)), (LR_DECAY, dict(decay_rate=0.9)),
                              (LAYER_DECAY, dict(layer_decay_rate=0.9))):
-        with pytest.raises(ValueError, match=r"cannot read 'backbone\.blocks\.0\.0\.weight'.*"
-                           r'chunked blocks.*block_chunks=0'):
+        with pytest.raises(ValueError, match=r"'backbone\.blocks\.0\.0\.weight' and "
+                           r"'backbone\.blocks\.1\.0\.weight' do not have that layout.*"
+                           r'layer_ids_from_model=True'):
             build_groups(model, constructor, cfg)
 
 

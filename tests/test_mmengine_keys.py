@@ -101,16 +101,20 @@ def test_internimage_dcn_lr_multiplier_is_a_custom_keys_example():
     assert got['backbone.blocks.0.attn.weight'] == (lr_at(1), WD)
 
 
-def test_shared_parameters_are_refused_unless_bypass_duplicate():
+def test_shared_parameters_are_kept_once_unless_bypass_duplicate_is_false():
+    """As named_parameters() and the published layer-decay constructors take them: once, under
+    the first name (by default and with bypass_duplicate=True); False refuses them, as MMEngine's
+    own constructor does."""
     model = toy_vit_segmentor(depth=2)
     model.aux_head = model.decode_head
     with pytest.raises(ValueError, match=r"parameter 'decode_head.weight' is shared: the same "
                                          r"tensor is also reachable as 'aux_head.weight'.*"
-                                         r"bypass_duplicate=True"):
-        build(model)
-    groups = build(model, bypass_duplicate=True)
-    names = [name for g in groups for name in g['param_names']]
-    assert 'decode_head.weight' in names and 'aux_head.weight' not in names
+                                         r"remove paramwise_cfg\.bypass_duplicate"):
+        build(model, bypass_duplicate=False)
+    for cfg in ({}, dict(bypass_duplicate=True)):
+        groups = build(model, **cfg)
+        names = [name for g in groups for name in g['param_names']]
+        assert 'decode_head.weight' in names and 'aux_head.weight' not in names
 
 
 def test_without_mmengine_keys_nothing_changes():

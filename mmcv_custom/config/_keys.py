@@ -14,7 +14,8 @@ from .._checks import (NON_NEGATIVE, RATE, check_bool, check_choice, check_numbe
 __all__ = ['ConfigKeyError', 'MissingKeyError', 'UnknownKeyError', 'Key', 'OneOf',
            'normalize_prefix', 'check_multiplier', 'LAYER_DECAY_RATE', 'DECAY_RATE',
            'LAYER_DECAY_KEYS', 'MMENGINE_KEYS', 'DEPTHS', 'OFFSET_LR_SCALE', 'BACKBONE_SMALL_LR',
-           'DINO_HEAD', 'HEAD_DECAY_RATE', 'LM_HEAD_DECAY_RATE', 'SPELLING_HINTS',
+           'DINO_HEAD', 'CBNET_LAYER_DECAY', 'HEAD_DECAY_RATE', 'LM_HEAD_DECAY_RATE',
+           'SPLIT_HEAD_GROUP', 'SPELLING_HINTS',
            'RESERVED_GROUP_KEYS', 'key_home']
 
 #: Keys of a ``custom_keys`` entry that layer decay computes itself.
@@ -168,9 +169,11 @@ MMENGINE_KEYS: Tuple[Key, ...] = (
         'weight_decay = base * mult for 1-D parameters'),
     Key('dcn_offset_lr_mult', check_multiplier, None,
         'multiplies the lr of the conv_offset layers of mmcv deformable convs'),
-    Key('bypass_duplicate', check_bool, False,
-        'a parameter shared by several modules is kept under its first name (warned) instead of '
-        'raising'),
+    Key('bypass_duplicate', check_bool, None,
+        'a tensor reachable under several names is optimized once, under its first name, as '
+        'named_parameters() and the published layer-decay constructors take it, and the report '
+        "lists it (unset or True); False refuses shared tensors, as MMEngine's own constructor "
+        'does', shown_default='unset'),
 )
 
 #: Keys only some recipes read (the recipes name them; a recipe that ignores one refuses it).
@@ -193,12 +196,25 @@ BACKBONE_SMALL_LR = Key('backbone_small_lr', check_bool, False,
 DINO_HEAD = Key('dino_head', check_bool, False,
                 'InternImage (DINO detector): head-level sampling_offsets / reference_points get '
                 '0.1x lr', home=_INTERNIMAGE_HOME)
+CBNET_LAYER_DECAY = Key(
+    'cbnet_layer_decay', check_bool, False,
+    "InternImage on CB-InternImage: every backbone.cb_modules.K copy gets InternImage's per-block "
+    'ids (False, as the published CB-H runs trained: both published rules match only '
+    'backbone.levels / backbone.patch_embed, so the CB backbone gets the head id)',
+    home=_INTERNIMAGE_HOME)
 HEAD_DECAY_RATE = Key('head_decay_rate', check_multiplier, None,
                       "decay_type='vit_wise' (OmniDrive / StreamPETR / Far3D): multiplies the lr "
                       'of everything outside the backbone (default 1.0)', home=_VIT_WISE_HOME)
 LM_HEAD_DECAY_RATE = Key('lm_head_decay_rate', check_multiplier, None,
                          "decay_type='vit_wise': multiplies the lr of lm_head.* instead (default "
-                         '0.1)', home=_VIT_WISE_HOME)
+                         "0.1); as OmniDrive trained, lm_head joins the first head-id group's lr "
+                         '(see split_head_group)', home=_VIT_WISE_HOME)
+SPLIT_HEAD_GROUP = Key(
+    'split_head_group', check_bool, False,
+    "decay_type='vit_wise': give lm_head.* its lm_head_decay_rate and the backbone's head-id "
+    'parameters 1.0 (False, as OmniDrive trained: its groups are named by layer id only, so '
+    "every head-id parameter takes the lr of the first one, the detection head's "
+    'head_decay_rate)', home=_VIT_WISE_HOME)
 
 #: Old spellings users carry over between the constructors and from mmcv 1.x configs.
 SPELLING_HINTS: Dict[str, str] = {'decay_rate': 'layer_decay_rate',

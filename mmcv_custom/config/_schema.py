@@ -46,7 +46,7 @@ class Settings:
     dwconv_decay_mult: Optional[float]
     flat_decay_mult: Optional[float]
     dcn_offset_lr_mult: Optional[float]
-    bypass_duplicate: bool
+    bypass_duplicate: Optional[bool]
     recipe_options: Mapping[str, Any]
     given: FrozenSet[str]
     decay_type: Optional[str] = None
@@ -134,14 +134,15 @@ class ParamwiseSchema:
             required = keys[name].requires
             if required and required not in given:
                 raise ValueError(f'{self.owner}: paramwise_cfg.{name} goes with {required} '
-                                 f'({keys[required].doc}), which the config does not set; '
-                                 'remove it')
+                                 f'({keys[required].doc}), which the config does not set: '
+                                 f'remove paramwise_cfg.{name}')
         choosers = [name for name in RULE_CHOOSERS if name in given]
         if len(choosers) > 1:
             raise ValueError(
                 f'{self.owner}: paramwise_cfg sets both '
                 + ' and '.join(f'{name}={paramwise_cfg[name]!r}' for name in choosers)
-                + ', which both choose the rule; give one of them')
+                + f', which both choose the rule. paramwise_cfg.{choosers[0]} decides alone: '
+                + ' '.join(f'remove paramwise_cfg.{name}' for name in choosers[1:]) + '.')
         rate_key = rates[0].name
         own = {key.name: values[key.name] for key in self.own_keys}
         return Settings(

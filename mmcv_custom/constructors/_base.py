@@ -8,6 +8,7 @@
 A subclass is a docstring, its :class:`~mmcv_custom.config._schema.ParamwiseSchema` (its rate
 key(s) among them; the keys are appended to its docstring) and :meth:`candidates`.
 """
+from dataclasses import replace
 from textwrap import indent
 from typing import Any, ClassVar, List, Optional, Tuple
 
@@ -58,7 +59,7 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
     def recipes_for(cls, settings: Settings, model: Optional[nn.Module]) -> Candidates:
         """The recipe ``paramwise_cfg.recipe`` names, else :meth:`candidates`, keeping those that
         read every recipe key the config gives. ValueError naming a key none of them reads, and
-        where it belongs."""
+        where it belongs when that is another constructor."""
         if settings.recipe is not None:
             candidates = Candidates((RECIPES[settings.recipe],),
                                     because=f'paramwise_cfg.recipe={settings.recipe!r}: ')
@@ -73,12 +74,13 @@ class LayerDecayConstructorBase(DefaultOptimWrapperConstructor):
             raise ValueError(
                 f'{cls.__name__}: paramwise_cfg.{key} is read only by the recipe(s) '
                 f'{list(RECIPE_KEYS[key])}, and this config uses {names}, which ignore it. '
-                f'{home}Remove it, or name a recipe that reads it with paramwise_cfg.recipe.')
+                f"{'' if f'={cls.__name__!r}' in home else home}Remove it, or name one of those "
+                'recipes with paramwise_cfg.recipe if it fits the model.')
         because = candidates.because
         if len(kept) < len(candidates.recipes):  # the keys chose too: say so if none fits
             because += (f'with {list(given)}, which of {[r.name for r in candidates.recipes]} '
                         f'only {[r.name for r in kept]} read: ')
-        return Candidates(kept, because, candidates.unrecognised, candidates.alternative)
+        return replace(candidates, recipes=kept, because=because)
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
         """The optim wrapper, its optimizer guarded (``compat.install_training_fixes`` too): a

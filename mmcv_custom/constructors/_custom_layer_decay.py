@@ -5,14 +5,13 @@ from torch import nn
 
 from ..config._keys import LAYER_DECAY_RATE
 from ..config._schema import ParamwiseSchema, Settings
-from ..recipes._match import GUIDANCE, Candidates
+from ..recipes._match import Candidates
 from ..recipes._published import INTERNIMAGE_DET, INTERNIMAGE_SEG, INTERNVL, SWIN, VIT_LAYOUT
 from ._base import LayerDecayConstructorBase
 
 _NO_LAYOUT = ('{owner} is for ViT-style backbones, but no parameter of {model} has their layout '
               f'({VIT_LAYOUT}), nor that of InternImage ({INTERNIMAGE_SEG.layout}) or Swin '
-              f'({SWIN.layout}); first names: {{sample}}.{{looks_like}} For ConvNeXt use '
-              f'LearningRateDecayOptimizerConstructor. {GUIDANCE}')
+              f'({SWIN.layout}); first names: {{sample}}.{{looks_like}} {{advice}}')
 _LEVELS_NOTE = ("the names show InternImage's levels.S.blocks.B, which InternVL's reading "
                 "(recipe internvl) reads as layers.S, one id per level; InternImage's per-block "
                 'reading needs one of its keys ('
@@ -30,20 +29,25 @@ class CustomLayerDecayOptimizerConstructor(LayerDecayConstructorBase):
     source), chosen from the keys the config gives, as the published configs do:
 
     - with one of InternImage's keys (``depths``, ``offset_lr_scale``, ``backbone_small_lr``,
-      ``dino_head``): ``internimage_seg`` for a model with a ``decode_head``, else
-      ``internimage_det`` (InternImage's segmentation and detection constructors differ): block
-      ``B`` of level ``S`` has id ``B + 1 + sum(depths[:S])``, and names containing ``norm``,
-      ``relative_position`` or ``sampling_offsets`` are not decayed;
+      ``dino_head``, ``cbnet_layer_decay``): ``internimage_seg`` for a model with a
+      ``decode_head``, else ``internimage_det`` (InternImage's segmentation and detection
+      constructors differ): block ``B`` of level ``S`` has id ``B + 1 + sum(depths[:S])``, and
+      names containing ``norm``, ``relative_position`` or ``sampling_offsets`` are not decayed.
+      CB-InternImage's ``cb_modules.K`` copies are read for the layout but keep the head id, as
+      the published CB-H runs trained (the report says so); ``cbnet_layer_decay=True`` gives
+      every copy the per-block ids;
     - otherwise the first that recognises the names of ``swin`` (mmpretrain's
       ``SwinTransformer.get_layer_depth``, ``stages.S.blocks.B``) and ``internvl``: InternVL's
       (and BEiT's) class of this name. Relative to the backbone, tokens, ``pos_embed``,
       ``patch_embed`` and ``visual_embed`` have id 0 and ``blocks.i`` / ``layers.i`` id ``i + 1``
-      (CBNet's ``cb_modules.N.`` copies share them; ``levels.i`` is read as ``layers.i``, one id
-      per level, as InternVL does, and the report says that InternImage's per-block reading
-      needs its keys); Mask2Former's decode-head embeddings 0; everything else ``L + 1``.
+      (DINOv2's chunked ``blocks.C.i`` too; CBNet's ``cb_modules.N.`` copies share them;
+      ``levels.i`` is read as ``layers.i``, one id per level, as InternVL does, and the report
+      says that InternImage's per-block reading needs its keys); Mask2Former's decode-head
+      embeddings 0; everything else ``L + 1``.
 
     The backbone is ``backbone.``, else ``img_backbone.``, else where the layout is found, else the
-    model itself; ``backbone_prefix`` names it. Frozen parameters are in no group. Weight decay is
+    model itself; ``backbone_prefix`` names it. Frozen parameters are in no group, a tensor shared
+    under several names is in one, under its first name (listed in the report). Weight decay is
     0 for 1-D parameters and biases (tokens are decayed, as InternVL's never-matching
     ``('pos_embed', 'cls_token')`` test does, unless ``exclude_tokens_from_decay``); MMEngine's
     keys apply on top, in MMEngine's order, and a ``custom_keys`` entry without ``decay_mult``
@@ -79,6 +83,7 @@ class CustomLayerDecayOptimizerConstructor(LayerDecayConstructorBase):
             return Candidates(recipes, unrecognised=(
                 f"{{owner}}: paramwise_cfg sets {keys}, InternImage's keys, but no parameter of "
                 f"{{model}} has InternImage's layout ({INTERNIMAGE_SEG.layout}); first names: "
-                f'{{sample}}.{{looks_like}} Remove {keys} for another backbone.'))
+                f'{{sample}}.{{looks_like}} {{advice}}'),
+                instead=f'Remove {keys} for another backbone.')
         return Candidates((SWIN, INTERNVL), unrecognised=_NO_LAYOUT,
                           alternative=(INTERNIMAGE_SEG, _LEVELS_NOTE))

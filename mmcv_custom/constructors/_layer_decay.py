@@ -19,11 +19,13 @@ class LayerDecayOptimizerConstructor(LayerDecayConstructorBase):
 
     - ``layer_decay_rate`` (+ ``num_layers``): the BEiT / ViT-Adapter rule (recipe ``beit``;
       microsoft/unilm ``beit/semantic_segmentation/mmcv_custom/
-      layer_decay_optimizer_constructor.py`` and czczup/ViT-Adapter ``segmentation/mmcv_custom/
-      layer_decay_optimizer_constructor.py``, also used by EVA, ViT-CoMer and mmseg's BEiT / MAE
-      configs). Relative to the backbone:
-      ``cls_token``, ``mask_token``, ``pos_embed``, ``register_tokens`` and ``patch_embed.*`` have
-      id 0, ``blocks.i`` / ``layers.i`` id ``i + 1``, the rest the head id ``L + 1``; Mask2Former's
+      layer_decay_optimizer_constructor.py`` and czczup/ViT-Adapter ``{segmentation,detection,
+      wsdm2023}/mmcv_custom/layer_decay_optimizer_constructor.py``, also used by EVA, ViT-CoMer,
+      ViT-Adapter's Uni-Perceiver detectors and mmseg's BEiT / MAE configs). Relative to the
+      backbone: ``cls_token``, ``mask_token``, ``pos_embed``, ``register_tokens`` (DINOv2),
+      ``visual_embed`` and every name starting ``patch_embed`` or ``visual_embed`` (Uni-Perceiver)
+      have id 0 (the union of those copies' sets), ``blocks.i`` / ``layers.i`` id ``i + 1``
+      (DINOv2's chunked ``blocks.C.i`` too), the rest the head id ``L + 1``; Mask2Former's
       ``decode_head.{query_embed, query_feat, level_embed, cls_embed, mask_embed}`` have id 0.
       Weight decay 0 for 1-D parameters and biases.
     - ``decay_rate`` (+ ``decay_type='layer_wise'``, ``num_layers``): mmdet's ViTDet project

@@ -42,14 +42,21 @@ class LearningRateDecayOptimizerConstructor(LayerDecayConstructorBase):
       ``S`` -> ``B + 1 + sum(depths[:S])``, a stage's ``downsample`` -> the id of its last block,
       the rest ``L + 1`` (``L = sum(depths)``, ``depths`` read from the names).
     - ViT (``layers.i`` or ``blocks.i``), ``layer_wise`` or ``layer_wise_vit`` (mmseg's name):
-      tokens, position and patch embeddings 0, block ``i`` -> ``i + 1``, the rest ``L + 1``;
-      Mask2Former's decode-head embeddings 0 (``head_embeddings_at_layer_0``).
-    - ``vit_wise`` (NVlabs/OmniDrive, StreamPETR, Far3D: an EVA ViT as ``img_backbone``): in the
-      backbone as ``layer_wise`` (``blocks.i.residual.*`` excluded from the blocks,
+      tokens, position and patch embeddings 0, block ``i`` -> ``i + 1`` (DINOv2's chunked
+      ``blocks.C.i`` too, as DINOv2 reads them), the rest ``L + 1``; Mask2Former's decode-head
+      embeddings 0 (``head_embeddings_at_layer_0``).
+    - ``vit_wise`` (NVlabs/OmniDrive ``projects/mmdet3d_plugin/models/utils/
+      layer_decay_optimizer_constructor.py``, StreamPETR, Far3D: an EVA ViT as ``img_backbone``):
+      in the backbone as ``layer_wise`` (``blocks.i.residual.*`` excluded from the blocks,
       ``vit_position_encoder`` at 0); everything outside it gets ``base_lr * head_decay_rate``
-      (default 1.0), ``lm_head.*`` ``base_lr * lm_head_decay_rate`` (default 0.1). Upstream names
-      its groups by layer id only, so a head group could take the scale of a backbone group with
-      the same id; here the head groups are tagged (``layer_{L+1}_decay_head``) and never mix.
+      (default 1.0), ``lm_head.*`` ``base_lr * lm_head_decay_rate`` (default 0.1). As published,
+      though, the groups are keyed by layer id only and keep the lr of the parameter that opens
+      them: in OmniDrive the detection head's (mmdet3d registers ``pts_bbox_head`` first), so
+      ``lm_head`` and the backbone's head-id parameters train at ``head_decay_rate`` (4x in the
+      published configs). That is reproduced, and the report names every tensor whose lr differs
+      from what its keys give; ``split_head_group=True`` gives each parameter its own multiplier
+      (the intended 0.1x for ``lm_head``). Group names carry the first member's multiplier tag
+      (``layer_{L+1}_decay_head``, where OmniDrive has ``layer_{L+1}_decay``).
 
     The backbone is ``backbone.``, else ``img_backbone.``, else where the layout is found, else the
     model itself; ``backbone_prefix`` names it. Weight decay is 0 for 1-D parameters and biases;
@@ -78,7 +85,12 @@ class LearningRateDecayOptimizerConstructor(LayerDecayConstructorBase):
 
     @classmethod
     def candidates(cls, settings: Settings, model: Optional[nn.Module]) -> Candidates:
-        """The recipes of ``decay_type``, in order."""
+        """The recipes of ``decay_type``, in order; another ``decay_type`` chooses the others."""
         names = RECIPES_BY_DECAY_TYPE[settings.decay_type]
+        choosers: Dict[str, str] = {}
+        for decay_type, others in RECIPES_BY_DECAY_TYPE.items():
+            for name in others if decay_type != settings.decay_type else ():
+                choosers.setdefault(name, f'paramwise_cfg.decay_type={decay_type!r}')
         return Candidates(tuple(RECIPES[name] for name in names),
-                          because=f'paramwise_cfg.decay_type={settings.decay_type!r}: ')
+                          because=f'paramwise_cfg.decay_type={settings.decay_type!r}: ',
+                          choosers=tuple(choosers.items()))

@@ -6,6 +6,11 @@ parameter in ``named_parameters()``, which keeps the order deterministic
 (``Optimizer.load_state_dict`` matches groups by position). Every group carries ``params``,
 ``param_names`` (canonical names: the bare model's, whatever wraps it), ``lr``, ``lr_scale``,
 ``weight_decay``, ``group_name`` and ``layer_id``.
+
+A recipe whose source keys its groups by layer id only (``groups_by_layer_id``: OmniDrive's
+``vit_wise``) is reproduced as it trained: parameters that differ only in their recipe multiplier
+share a group, and the group keeps the lr (and name) of its first member, unless the recipe's key
+(``split_head_group``) is set. The report names the parameters this moves (``_report``).
 """
 from typing import Dict, List
 
@@ -28,20 +33,31 @@ def group_name(assignment: Assignment, base_wd: float) -> str:
     return name
 
 
+def first_member_lr(plan: Plan) -> bool:
+    """Whether a group keeps its first member's lr (the recipe's source keys groups by layer id
+    only, and its key to split them is not set)."""
+    key = plan.rule.recipe.groups_by_layer_id
+    return key is not None and not plan.settings.recipe_options.get(key)
+
+
 def group_params(params: ModelParams, plan: Plan) -> List[dict]:
-    """One group per distinct assignment of ``plan``, in first-appearance order."""
+    """One group per distinct assignment of ``plan``, in first-appearance order (per distinct
+    assignment but its recipe multiplier under :func:`first_member_lr`)."""
     groups: Dict[tuple, dict] = {}
     names_in_use = set()
     base_lr, base_wd = plan.optimizer.base_lr, plan.optimizer.base_wd
+    # Assignment.key ends with (lr_scale, tag), the two a recipe multiplier changes
+    key_length = -2 if first_member_lr(plan) else None
     for info, layer_id in zip(params.trainable, plan.layer_ids):
         assignment = plan.assign(info, layer_id)
-        group = groups.get(assignment.key)
+        key = assignment.key[:key_length]
+        group = groups.get(key)
         if group is None:
             name = group_name(assignment, base_wd)
             while name in names_in_use:
                 name += '_'
             names_in_use.add(name)
-            group = groups[assignment.key] = {
+            group = groups[key] = {
                 'weight_decay': assignment.weight_decay,
                 'params': [],
                 'param_names': [],

@@ -134,20 +134,20 @@ def collect_params(model: nn.Module, wrapped: Optional[nn.Module] = None) -> Mod
                        tuple(info.name for info in trainable), sharded)
 
 
-def check_params(params: ModelParams, bypass_duplicate: bool, owner: str) -> List[str]:
-    """ValueError when the model has no trainable parameter, or shares one under two names
-    without ``bypass_duplicate``; with it, a warning per alias."""
-    warnings = []
+def check_params(params: ModelParams, bypass_duplicate: Optional[bool], owner: str) -> None:
+    """ValueError when the model has no trainable parameter, or shares a tensor under two names
+    and ``bypass_duplicate`` is False. (Unset or True: a shared tensor is kept once, under its
+    first name, as ``named_parameters()`` and the published constructors take it; the report
+    lists it.)"""
     if not params.trainable:
         raise ValueError(
             f'{owner}: the model has no trainable parameters (all {len(params.frozen_names)}'
             ' have requires_grad=False); there is nothing to optimize')
-    for alias, first in params.aliases:
-        if not bypass_duplicate:
-            raise ValueError(
-                f'{owner}: parameter {first!r} is shared: the same tensor is also reachable as '
-                f'{alias!r}. A parameter may sit in one group only; set '
-                'paramwise_cfg.bypass_duplicate=True to keep it once, under its first name.')
-        warnings.append(f'{owner}: {alias!r} is the same tensor as {first!r}; it is kept once, '
-                        'under its first name, since bypass_duplicate=True')
-    return warnings
+    if params.aliases and bypass_duplicate is False:
+        alias, first = params.aliases[0]
+        raise ValueError(
+            f'{owner}: parameter {first!r} is shared: the same tensor is also reachable as '
+            f'{alias!r}, and paramwise_cfg.bypass_duplicate=False refuses shared parameters. To '
+            'keep each shared tensor once, under its first name, as named_parameters() and the '
+            'published layer-decay constructors do, remove paramwise_cfg.bypass_duplicate (or set '
+            'paramwise_cfg.bypass_duplicate=True).')

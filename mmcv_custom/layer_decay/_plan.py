@@ -26,9 +26,12 @@ Weight decay, the first that applies (as in MMEngine's ``DefaultOptimWrapperCons
    parameters and biases, by the original shape), the names the model's ``no_weight_decay()``
    lists and, with ``exclude_tokens_from_decay``, tokens and position embeddings: 0; else the
    base weight decay.
+
+(A recipe whose source keys its groups by layer id only, OmniDrive's, gives a group the lr of its
+first member: ``_groups``.)
 """
 from dataclasses import dataclass
-from typing import Any, FrozenSet, Mapping, Optional, Tuple
+from typing import Any, FrozenSet, List, Mapping, Optional, Tuple
 
 from torch import nn
 
@@ -158,7 +161,7 @@ def _num_layers(rule: RecipeRule, params: ModelParams, given: Optional[int],
             f'{owner}: paramwise_cfg.num_layers={value} is too small for this model{depth}: '
             f'parameter {too_deep[0]!r} gets layer id {too_deep[1]} > num_layers + 1 = '
             f'{head_layer_id(value)}, so its lr would exceed the base lr. num_layers must be at '
-            f'least {minimum}.')
+            f'least {minimum}: set paramwise_cfg.num_layers={minimum} (or more).')
     return NumLayers(value, inferred, given is not None), layer_ids
 
 
@@ -176,7 +179,8 @@ def make_plan(candidates: Candidates, settings: Settings, optimizer: OptimizerSe
     ``num_layers`` too small, ...).
     """
     owner = settings.owner
-    warnings = check_params(params, settings.bypass_duplicate, owner)
+    check_params(params, settings.bypass_duplicate, owner)
+    warnings: List[str] = []
     names = NameIndex(params.all_names)
     rule = (model_rule(model, settings.backbone_prefix, names, owner)
             if settings.layer_ids_from_model else

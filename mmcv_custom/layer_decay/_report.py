@@ -3,13 +3,16 @@ summary), per-parameter detail at DEBUG. Never ``print``."""
 import json
 import logging
 import math
+import re
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from mmengine.dist import get_rank
 from mmengine.logging import MMLogger
 
-from ._params import ModelParams
 from ..recipes._model import TOKEN_ENDINGS, is_token_name
+from ..recipes._schema import head_layer_id
+from ._groups import first_member_lr
+from ._params import ModelParams
 from ._plan import Plan
 
 SUMMARY_KEYS = ('param_names', 'lr_scale', 'lr', 'weight_decay')
@@ -128,14 +131,79 @@ def report_title(plan: Plan, groups: Sequence[dict]) -> str:
                     f'{rule.prefix!r}{depths}')
 
 
+def _shared_tensors_note(aliases: Sequence[Tuple[str, str]]) -> List[str]:
+    """The tensors reachable under several names, each under its first name with the others."""
+    also: Dict[str, List[str]] = {}
+    for alias, first in aliases:
+        also.setdefault(first, []).append(alias)
+    listed = '; '.join(f"{first} (also {', '.join(names)})" for first, names in also.items())
+    return [f'{len(also)} tensors are reachable under more than one name; each is optimized '
+            'once, under its first name in named_parameters(), as the published layer-decay '
+            f'constructors take them: {listed}'] if also else []
+
+
+def _layout_only_note(plan: Plan, params: ModelParams) -> List[str]:
+    """The copies whose layout the recipe reads but whose names its source leaves at the head id
+    (CB-InternImage's ``cb_modules.K`` under InternImage's published rules)."""
+    rule, recipe = plan.rule, plan.rule.recipe
+    if not recipe.layout_aliases:
+        return []
+    copy = re.compile('|'.join(f'(?:{regex})' for regex, _ in recipe.layout_aliases))
+    head, counts = head_layer_id(plan.num_layers.value), {}
+    for name, layer_id in zip(params.trainable_names, plan.layer_ids):
+        match = copy.match(name, len(rule.prefix)) if rule.in_backbone(name) else None
+        if match and layer_id == head:
+            counts[name[:match.end()]] = counts.get(name[:match.end()], 0) + 1
+    listed = ', '.join(f'{copy}* ({count})' for copy, count in counts.items())
+    return [f'{sum(counts.values())} parameters of {listed} train at the head id, as '
+            f'{recipe.name} ({recipe.source}) trained them: its rule reads their layout, not '
+            f'their names; paramwise_cfg.{recipe.layout_aliases_for_ids}=True gives each copy '
+            "the backbone's per-block ids"] if counts else []
+
+
+def _first_member_note(plan: Plan, groups: Sequence[dict]) -> List[str]:
+    """The parameters that train at the multiplier of their group's first member, not at their
+    own (:func:`._groups.first_member_lr`: OmniDrive's ``lm_head``)."""
+    if not first_member_lr(plan):
+        return []
+    rule, recipe, num_layers = plan.rule, plan.rule.recipe, plan.num_layers.value
+    keys = {m.tag: m.factor_key or m.tag for m in recipe.multipliers}
+
+    def what(factor: float, tag: str) -> str:
+        return f'x{factor:g} ({keys[tag] if tag else "no multiplier"})'
+
+    moved: Dict[tuple, Tuple[List[str], List[str]]] = {}
+    for group in groups:
+        first, *others = group['param_names']
+        own_first = rule.multiplier(first, group['layer_id'], num_layers)
+        for name in others:
+            own = rule.multiplier(name, group['layer_id'], num_layers)
+            if own[0] != own_first[0]:
+                names, firsts = moved.setdefault((*own_first, *own), ([], []))
+                names.append(name)
+                firsts += [first] if first not in firsts else []
+    parts = [f'{len(names)} at {what(*kind[:2])} (the lr of {" / ".join(firsts)}, first in '
+             f'their groups) instead of {what(*kind[2:])}: {", ".join(names[:6])}'
+             + (f' and {len(names) - 6} more' if len(names) > 6 else '')
+             for kind, (names, firsts) in moved.items()]
+    total = sum(len(names) for names, _ in moved.values())
+    return [f'{total} parameters train at another lr than the keys give them, as {recipe.name} '
+            f'({recipe.source}) trained them: its groups are named by layer id only, so a group '
+            'keeps the lr of its first parameter. ' + '; '.join(parts)
+            + f'. paramwise_cfg.{recipe.groups_by_layer_id}=True gives each its own lr'] \
+        if moved else []
+
+
 def report_notes(plan: Plan, params: ModelParams, groups: Sequence[dict]) -> List[str]:
-    """What the report says besides the groups: frozen parameters, decayed tokens, sharded
-    tensors, parameters outside the backbone trained as embeddings, recipe multipliers that
-    matched nothing, and the plan's own notes."""
+    """What the report says besides the groups: frozen parameters, shared tensors, decayed
+    tokens, sharded tensors, parameters outside the backbone trained as embeddings, copies and
+    parameters that train as the recipe's source trained them, recipe multipliers that matched
+    nothing, and the plan's own notes."""
     notes = []
     if params.frozen_names:
         notes.append(f'{len(params.frozen_names)} frozen parameters (requires_grad=False) '
                      'are in no group')
+    notes += _shared_tensors_note(params.aliases)
     tokens = {name for group in groups if group['weight_decay'] > 0
               for name in group['param_names']
               if name.endswith(TOKEN_ENDINGS) and is_token_name(name)}
@@ -161,6 +229,7 @@ def report_notes(plan: Plan, params: ModelParams, groups: Sequence[dict]) -> Lis
                   'the head' if recipe.head_embeddings else '')
         notes.append(f'{len(placed)} parameters outside the backbone are trained as embeddings '
                      f'(layer 0), as {recipe.name} does: {", ".join(placed)}{switch}')
+    notes += _layout_only_note(plan, params) + _first_member_note(plan, groups)
     options = plan.settings.recipe_options
     set_by_config = [m for m in recipe.multipliers
                      if m.factor_key is not None and options.get(m.factor_key) is not None]

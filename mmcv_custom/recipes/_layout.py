@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Dict, Iterator, Match, Optional, Pattern, Sequence, Tuple
+from typing import (TYPE_CHECKING, Dict, Iterable, Iterator, Match, Optional, Pattern, Sequence,
+                    Tuple)
 
 if TYPE_CHECKING:  # _schema imports this module: the invariant below is checked there
     from ._schema import LayerDecayRecipe
@@ -46,6 +47,18 @@ def crossing_construct(regex: str) -> Optional[str]:
             continue  # [^.] (rewritten to [^.\n] by the mechanism) or a class excluding \n
         return text
     return None
+
+
+def check_within_names(recipe: str, regexes: Iterable[str]) -> None:
+    """ValueError for the first of recipe ``recipe``'s ``regexes`` that can match across names
+    (:func:`crossing_construct`): the joined-names search here would misread it."""
+    for regex in regexes:
+        construct = crossing_construct(regex)
+        if construct is not None:
+            raise ValueError(
+                f'recipe {recipe!r}: pattern {regex!r} uses {construct}, which can match across '
+                'parameter names (the names are searched joined by newlines); write [^.] for '
+                "'not a dot', or list the characters allowed")
 
 
 
@@ -130,7 +143,9 @@ class NameIndex:
 
 
 def _text(recipe: LayerDecayRecipe, prefix: str, names: NameIndex) -> str:
-    return names.text(prefix, recipe.name_aliases)
+    """The names under ``prefix`` as the recipe reads its layout (``name_aliases`` and
+    ``layout_aliases`` applied)."""
+    return names.text(prefix, recipe.name_aliases + recipe.layout_aliases)
 
 
 def recognizes(recipe: LayerDecayRecipe, prefix: str, names: NameIndex) -> bool:
@@ -159,6 +174,54 @@ def check_refused(recipe: LayerDecayRecipe, prefix: str, names: NameIndex) -> No
             line = text.count('\n', 0, match.start())  # the index among the names read
             name = [name for name in names if name.startswith(prefix)][line]
             raise LayerIdError(f'recipe {recipe.name!r} cannot read {name!r}: {why}')
+
+
+def check_block_chunks(recipe: LayerDecayRecipe, prefix: str, names: NameIndex) -> None:
+    """LayerIdError naming two parameters when the names under ``prefix`` hold chunked blocks
+    (``recipe.block_chunks``: DINOv2's ``blocks.C.I``) but not in DINOv2's layout: an unchunked
+    block beside the chunks, a block index in two chunks, or chunks out of their blocks' order."""
+    if not recipe.block_chunks:
+        return
+    chunked, unchunked = (re.compile('^(?:' + _within_line(regex) + ')', re.MULTILINE)
+                          for regex in recipe.block_chunks)
+    text = _text(recipe, prefix, names)
+    matches = list(chunked.finditer(text))
+    if not matches:
+        return
+    inside = [name for name in names if name.startswith(prefix)]
+
+    def name_at(match: Match) -> str:
+        return inside[text.count('\n', 0, match.start())]
+
+    seen: Dict[int, Match] = {}  # block index -> the first name in it
+    for match in matches:
+        seen.setdefault(int(match['block']), match)
+    plain = unchunked.search(text)
+    if plain is not None:
+        _not_chunks(recipe, name_at(plain), name_at(seen[min(seen)]),
+                    f"blocks.{plain['block']} holds parameters of its own beside numbered ones")
+    for match in matches:
+        first = seen[int(match['block'])]
+        if first['chunk'] != match['chunk']:
+            _not_chunks(recipe, name_at(first), name_at(match),
+                        f"block index {match['block']} lies in chunk {first['chunk']} and in "
+                        f"chunk {match['chunk']}")
+    ordered = [seen[block] for block in sorted(seen)]
+    for first, later in zip(ordered, ordered[1:]):
+        if int(later['chunk']) < int(first['chunk']):
+            _not_chunks(recipe, name_at(first), name_at(later),
+                        f"block {first['block']} lies in chunk {first['chunk']} but the later "
+                        f"block {later['block']} in the earlier chunk {later['chunk']}")
+
+
+def _not_chunks(recipe: LayerDecayRecipe, name_a: str, name_b: str, why: str) -> None:
+    raise LayerIdError(
+        f"recipe {recipe.name!r} reads blocks.C.I as DINOv2's chunked blocks (block_chunks > 0: "
+        'I is the index of the block in the whole list, and gives the id I + 1), but '
+        f'{name_a!r} and {name_b!r} do not have that layout: {why}. The names do not say which '
+        'block a parameter belongs to. Give the backbone get_layer_depth(param_name, prefix) and '
+        'set paramwise_cfg.layer_ids_from_model=True, or name the blocks blocks.N (or DINOv2\'s '
+        'blocks.C.I).')
 
 
 def _block_matches(recipe: LayerDecayRecipe, prefix: str, names: NameIndex,

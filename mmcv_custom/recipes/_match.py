@@ -7,12 +7,12 @@ candidate recognises is an error listing the candidates' layouts, the prefix loo
 model's top-level modules and the families the names do look like: never a silent head lr.
 """
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..config._keys import normalize_prefix
-from ._layout import (LayerIdError, NameIndex, check_refused, has_embeddings, layers_shown,
-                      recognizes, stage_depths)
+from ._layout import (LayerIdError, NameIndex, check_block_chunks, check_refused, has_embeddings,
+                      layers_shown, recognizes, stage_depths)
 from ._published import RECIPES
 from ._rule import RecipeRule, compile_recipe
 from ._schema import LayerDecayRecipe
@@ -21,11 +21,11 @@ from ._schema import LayerDecayRecipe
 #: the ``img_backbone.`` of mmdet3d-style detectors (StreamPETR, Far3D, OmniDrive).
 KNOWN_PREFIXES = ('backbone.', 'img_backbone.')
 
-#: What a user can do when no recipe recognises the names.
-GUIDANCE = ('Set paramwise_cfg.backbone_prefix to the module that holds the backbone, name a '
-            'recipe with paramwise_cfg.recipe (known: ' + ', '.join(sorted(RECIPES)) + '), or, '
-            'for a backbone with get_layer_depth(param_name, prefix), set '
-            'paramwise_cfg.layer_ids_from_model=True.')
+#: What a user can do when no published recipe recognises the names.
+NO_RECIPE = ('No published recipe (' + ', '.join(sorted(RECIPES)) + ') recognises these names. '
+             'For a backbone with get_layer_depth(param_name, prefix) (the mmpretrain protocol), '
+             'set paramwise_cfg.layer_ids_from_model=True; otherwise add a recipe '
+             '(mmcv_custom.recipes._published).')
 
 
 @dataclass(frozen=True)
@@ -35,15 +35,23 @@ class Candidates:
     - ``because``: the setting that chose them, the start of the "cannot recognise" message
       (``"paramwise_cfg.decay_type='layer_wise': "``);
     - ``unrecognised``: that whole message instead, a ``str.format`` template with the fields
-      ``owner``, ``model`` (its class name), ``sample`` (its first names) and ``looks_like``;
+      ``owner``, ``model`` (its class name), ``sample`` (its first names), ``looks_like`` and
+      ``advice`` (:func:`layout_advice`);
     - ``alternative``: ``(recipe, note)``: a recipe other keys would choose; the note is reported
-      when it recognises the names too (InternImage's names read by InternVL's rule).
+      when it recognises the names too (InternImage's names read by InternVL's rule);
+    - ``choosers``: ``(recipe, setting)``: how this constructor's config chooses a recipe other
+      than by ``paramwise_cfg.recipe`` (``"paramwise_cfg.decay_type='stage_wise'"``), the advice
+      when that recipe reads the names;
+    - ``instead``: the advice when no candidate's layout lies under another prefix, instead of a
+      recipe that reads the names (InternImage's keys on another backbone: remove them).
     """
 
     recipes: Tuple[LayerDecayRecipe, ...]
     because: str = ''
     unrecognised: str = ''
     alternative: Optional[Tuple[LayerDecayRecipe, str]] = None
+    choosers: Tuple[Tuple[str, str], ...] = ()
+    instead: str = ''
 
 
 def discovered_prefixes(recipe: LayerDecayRecipe, names: Iterable[str]) -> List[str]:
@@ -84,7 +92,7 @@ def find_prefix(recipe: LayerDecayRecipe, names: NameIndex, given: Optional[str]
             raise LayerIdError(
                 f'the model holds a {recipe.family} layout under each of {found}; only one is '
                 'decayed as the backbone and the other would train at the head lr. Set '
-                'paramwise_cfg.backbone_prefix to the one to decay.')
+                + ' or '.join(_set_prefix(prefix) for prefix in found) + ', the one to decay.')
         return found[0] if found else None
     for prefix in discovered_prefixes(recipe, names) + ['']:
         if recognizes(recipe, prefix, names) and (recipe.family != 'vit'
@@ -102,21 +110,76 @@ def _top_level_modules(names: Sequence[str]) -> List[str]:
     return seen
 
 
+def _set_prefix(prefix: str) -> str:
+    return f'paramwise_cfg.backbone_prefix={prefix[:-1] if prefix else prefix!r}'
+
+
+def layout_prefixes(recipe: LayerDecayRecipe, names: NameIndex) -> List[str]:
+    """Every prefix under which ``recipe`` recognises ``names``: the known prefixes, the model's
+    top-level modules, where the recipe's layout starts and no prefix (a ViT layout only with its
+    embeddings beside it, so that a decoder's ``layers.N`` is no backbone)."""
+    tried = list(KNOWN_PREFIXES) + [top for top in _top_level_modules(names) if top.endswith('.')]
+    return [prefix for prefix in dict.fromkeys(tried + discovered_prefixes(recipe, names) + [''])
+            if recognizes(recipe, prefix, names)
+            and (recipe.family != 'vit' or has_embeddings(recipe, prefix, names))]
+
+
+def _fits(recipe: LayerDecayRecipe, names: NameIndex, prefix: Optional[str]) -> bool:
+    """Whether ``recipe`` recognises ``names`` (under ``prefix`` if given, else where it looks)
+    and would read them (it refuses none of them)."""
+    try:
+        found = find_prefix(recipe, names, prefix)
+        if found is not None:
+            check_refused(recipe, found, names)
+            check_block_chunks(recipe, found, names)
+    except LayerIdError as error:  # its layout under two prefixes fits; a refusal does not
+        return 'under each of' in str(error)
+    return found is not None
+
+
+def layout_advice(candidates: Candidates, names: NameIndex, prefix: Optional[str],
+                  fitting: Sequence[str]) -> str:
+    """What to set when no candidate recognises the names: the prefix where a candidate's layout
+    lies, else ``candidates.instead`` or a recipe of ``fitting`` (those that read the names; first
+    one the constructor chooses by another setting, ``candidates.choosers``, then one of a family
+    no candidate has), else ``get_layer_depth``."""
+    looked_at = candidate_prefixes(names, prefix)
+    elsewhere = list(dict.fromkeys(
+        found for recipe in candidates.recipes for found in layout_prefixes(recipe, names)
+        if found not in looked_at and (prefix is not None or found)))
+    if elsewhere:
+        return ('The layout lies elsewhere in the model: set '
+                + ' or '.join(_set_prefix(found) for found in elsewhere) + '.')
+    if candidates.instead:
+        return candidates.instead
+    if not fitting:
+        return NO_RECIPE
+    choosers = dict(candidates.choosers)
+    tried = {recipe.family for recipe in candidates.recipes}
+    ordered = sorted(fitting, key=lambda name: (
+        list(choosers).index(name) if name in choosers else len(choosers),
+        RECIPES[name].family in tried))
+    setting = choosers.get(ordered[0], f'paramwise_cfg.recipe={ordered[0]!r}')
+    return (f"Recipe(s) {', '.join(repr(name) for name in ordered)} recognise these names: set "
+            f'{setting}.')
+
+
 def unrecognised_layout(owner: str, candidates: Candidates, names: NameIndex,
                         prefix: Optional[str], model: str) -> str:
     """What a user reads when no candidate recognises the names: the candidates' layouts, the
-    prefix looked at, the top-level modules and the families the names look like (or the
-    constructor's own message, ``candidates.unrecognised``)."""
+    prefix looked at, the top-level modules, the families the names look like and what to set
+    (or the constructor's own message, ``candidates.unrecognised``)."""
     tried = candidates.recipes
     sample = ', '.join(repr(name) for name in names[:4])
-    looks_like = sorted({recipe.family for recipe in RECIPES.values()
-                         if recipe not in tried and recipe.family not in
-                         {candidate.family for candidate in tried}
-                         and find_prefix(recipe, names, prefix) is not None})
+    fitting = [name for name, recipe in RECIPES.items()
+               if recipe not in tried and _fits(recipe, names, prefix)]
+    looks_like = sorted({RECIPES[name].family for name in fitting}
+                        - {candidate.family for candidate in tried})
     looks = f' These names look like the {" / ".join(looks_like)} family.' if looks_like else ''
+    advice = layout_advice(candidates, names, prefix, fitting)
     if candidates.unrecognised:
         return candidates.unrecognised.format(owner=owner, model=model, sample=sample,
-                                              looks_like=looks)
+                                              looks_like=looks, advice=advice)
     known = candidate_prefixes(names, None)
     if prefix is not None:
         where = f'under the prefix {normalize_prefix(prefix)!r} (paramwise_cfg.backbone_prefix)'
@@ -128,23 +191,37 @@ def unrecognised_layout(owner: str, candidates: Candidates, names: NameIndex,
     return (f'{owner}: {candidates.because}cannot recognise the backbone family from the '
             f'parameter names (first ones: {sample}).{looks} Looked {where} for the layouts of '
             + '; '.join(f'{recipe.name} ({recipe.family}): {recipe.layout}' for recipe in tried)
-            + f'. Top-level modules: {_top_level_modules(names)}. ' + GUIDANCE)
+            + f'. Top-level modules: {_top_level_modules(names)}. ' + advice)
 
 
-def _check_outside_multipliers(rule: RecipeRule) -> None:
+def _check_outside_multipliers(rule: RecipeRule, names: NameIndex) -> None:
     """A multiplier of everything outside the backbone means nothing when the backbone was found
-    as the whole model: an error rather than a key that silently does nothing."""
+    as the whole model: an error naming the modules that do hold the layout, rather than a key
+    that silently does nothing."""
     if rule.prefix:
         return
     keys = sorted(multiplier.factor_key for multiplier in rule.recipe.multipliers
                   if multiplier.scope == 'outside' and multiplier.factor_key is not None
                   and rule.options.get(multiplier.factor_key) is not None)
+    found = [prefix for prefix in layout_prefixes(rule.recipe, names) if prefix] if keys else []
     if keys:
         raise LayerIdError(
             f"paramwise_cfg {keys} multiply the lr of what lies outside the backbone, but recipe "
             f"{rule.recipe.name!r} found its layout at the top of the model (backbone prefix ''), "
-            'so nothing lies outside it. Set paramwise_cfg.backbone_prefix to the module that '
-            'holds the backbone.')
+            'so nothing lies outside it. ' + (
+                'Set ' + ' or '.join(_set_prefix(prefix) for prefix in found) + '.' if found else
+                'No module of the model holds the layout alone: give the backbone its own '
+                'module, or remove the multipliers.'))
+
+
+def as_configured(recipe: LayerDecayRecipe, options: Mapping[str, Any]) -> LayerDecayRecipe:
+    """``recipe`` as its switches in ``options`` make it: with its ``layout_aliases_for_ids`` key
+    true, the layout aliases apply to the ids too (``cbnet_layer_decay=True``: every
+    CB-InternImage copy read as the plain backbone)."""
+    if recipe.layout_aliases_for_ids is None or not options.get(recipe.layout_aliases_for_ids):
+        return recipe
+    return replace(recipe, name_aliases=recipe.name_aliases + recipe.layout_aliases,
+                   layout_aliases=())
 
 
 def bind_depths(rule: RecipeRule, names: NameIndex, given: Optional[Sequence[int]],
@@ -164,8 +241,8 @@ def bind_depths(rule: RecipeRule, names: NameIndex, given: Optional[Sequence[int
             raise ValueError(
                 f'{owner}: paramwise_cfg.depths={list(given)} does not match the model: under '
                 f'{prefix!r} its names show {len(seen)} stages with {list(seen)} blocks '
-                f'(sum {sum(seen)}; depths sums to {sum(given)}). Set depths={list(seen)}, the '
-                "backbone's own depths.")
+                f'(sum {sum(seen)}; depths sums to {sum(given)}). Set '
+                f"paramwise_cfg.depths={list(seen)}, the backbone's own depths.")
         depths = seen
     return compile_recipe(recipe, prefix, depths, rule.options, rule.head_embeddings_at_layer_0,
                           layers_shown(recipe, prefix, depths, names))
@@ -191,14 +268,17 @@ def select_rule(candidates: Candidates, names: NameIndex, *, owner: str, model: 
             found = find_prefix(recipe, names, prefix, prefixes)
             if found is None:
                 continue
-            rule = compile_recipe(recipe, found, (), options, head_embeddings_at_layer_0)
+            rule = compile_recipe(as_configured(recipe, options), found, (), options,
+                                  head_embeddings_at_layer_0)
             check_refused(recipe, found, names)
-            _check_outside_multipliers(rule)
+            check_block_chunks(recipe, found, names)
+            _check_outside_multipliers(rule, names)
             if head_embeddings_given and not recipe.head_embeddings:
                 raise LayerIdError(
                     'paramwise_cfg.head_embeddings_at_layer_0 is set, but recipe '
                     f'{recipe.name!r} places no decode-head embeddings at layer 0 (its source, '
-                    f'{recipe.source}, gives them the head id); remove the key')
+                    f'{recipe.source}, gives them the head id): remove '
+                    'paramwise_cfg.head_embeddings_at_layer_0')
             return bind_depths(rule, names, options.get('depths'), owner)
     except LayerIdError as error:
         raise ValueError(f'{owner}: {error}') from None

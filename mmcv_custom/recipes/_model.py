@@ -160,10 +160,15 @@ def model_rule(model: nn.Module, given_prefix: Optional[str], names: Sequence[st
     two answers give two depths."""
     prefix = model_backbone_prefix(model, given_prefix)
     if backbone_module(model, prefix) is None:
+        answering = [name for name, _ in model.named_children()
+                     if layer_depth_module(model, name + '.')[1]]
+        advice = ('; ' + ' or '.join(f'set paramwise_cfg.backbone_prefix={name!r}'
+                                     for name in answering)
+                  + ' (the modules with get_layer_depth)' if answering else '')
         raise ValueError(
             f'{owner}: paramwise_cfg.backbone_prefix={prefix[:-1]!r} names no submodule of '
             f'{type(model).__name__} (its top-level modules: '
-            f'{[name for name, _ in model.named_children()]})')
+            f'{[name for name, _ in model.named_children()]}){advice}')
     answers, takes_prefix = layer_depth_module(model, prefix)
     if answers is None:
         backbone = getattr(model, 'backbone', None)

@@ -11,8 +11,9 @@ more regex in a recipe's ``embeddings``.
 from dataclasses import replace
 from typing import Dict, Tuple
 
-from ..config._keys import (BACKBONE_SMALL_LR, DEPTHS, DINO_HEAD, HEAD_DECAY_RATE,
-                            LM_HEAD_DECAY_RATE, OFFSET_LR_SCALE, Key)
+from ..config._keys import (BACKBONE_SMALL_LR, CBNET_LAYER_DECAY, DEPTHS, DINO_HEAD,
+                            HEAD_DECAY_RATE, LM_HEAD_DECAY_RATE, OFFSET_LR_SCALE,
+                            SPLIT_HEAD_GROUP, Key)
 from ._schema import BlockPattern, LayerDecayRecipe, LrMultiplier, WeightDecayRule
 
 
@@ -24,24 +25,31 @@ VIT_TOKENS = r'(?:cls_token|mask_token|pos_embed|register_tokens|reg_token|visua
 #: ViT-Adapter, InternImage (segmentation) and EVA train them at layer 0.
 MASK2FORMER_EMBEDDINGS = (r'decode_head\.(?:mask_embed|cls_embed|level_embed|query_embed|'
                           r'query_feat)(?:\.|$)',)
-VIT_BLOCKS = (BlockPattern(r'(?:blocks|layers)\.(?P<block>\d+)(?:\.|$)', 'plain'),)
+#: ``blocks.N`` not followed by a number, and DINOv2's chunked ``blocks.C.I`` (``block_chunks >
+#: 0``; facebookresearch/dinov2 ``dinov2/models/vision_transformer.py``: ``BlockChunk`` pads chunk
+#: C with ``nn.Identity()``, so I is the global index; ``dinov2/utils/param_groups.py``: id I + 1).
+_PLAIN_BLOCKS = r'blocks\.(?P<block>\d+)(?:\.(?!\d+(?:\.|$))|$)'
+_CHUNKED_BLOCKS = r'blocks\.(?P<chunk>\d+)\.(?P<block>\d+)(?:\.|$)'
+DINOV2_CHUNKS = (_CHUNKED_BLOCKS, _PLAIN_BLOCKS)
+VIT_BLOCKS = (BlockPattern(r'layers\.(?P<block>\d+)(?:\.|$)', 'plain'),
+              BlockPattern(_PLAIN_BLOCKS, 'plain'), BlockPattern(_CHUNKED_BLOCKS, 'plain'))
 STAGE_BLOCKS_REFUSED = (
-    r'(?:levels|layers|stages)\.\d+\.blocks\.\d+(?:\.|$)',
-    'blocks numbered per stage (InternImage levels.S.blocks.B, Swin layers.S.blocks.B): a ViT '
-    'reading would give each stage one id. For InternImage (and Swin with layers.S.blocks.B) use '
-    "constructor='CustomLayerDecayOptimizerConstructor' with InternImage's keys (its rule, depths "
-    "read from the names or given); for Swin with stages.S.blocks.B, decay_type='layer_wise'")
-#: Swin's stage-numbered blocks (InternVL's reading is stage-wise for levels.N / layers.N only).
+    r'(?:levels|layers)\.\d+\.blocks\.\d+(?:\.|$)',
+    'blocks numbered per stage (InternImage levels.S.blocks.B, Swin-v1 layers.S.blocks.B): a ViT '
+    "reading would give each stage one id. InternImage's rule reads them (the one "
+    "CustomLayerDecayOptimizerConstructor takes with InternImage's keys): set "
+    "paramwise_cfg.recipe='internimage_det' ('internimage_seg' for a segmentor)")
 SWIN_BLOCKS_REFUSED = (
     r'stages\.\d+\.blocks\.\d+(?:\.|$)',
-    'Swin blocks numbered per stage (stages.S.blocks.B): a ViT reading would give them the head '
-    "id. Leave paramwise_cfg.recipe unset (Swin's rule is chosen from the names), or use "
-    "constructor='LearningRateDecayOptimizerConstructor' with decay_type='layer_wise'")
-CHUNKED_REFUSED = (
-    r'blocks\.\d+\.\d+(?:\.|$)',
-    'chunked blocks (blocks.C.B: DINOv2 with block_chunks > 0): a ViT reading would give each '
-    'chunk one id. Build the backbone with block_chunks=0')
-VIT_REFUSED = (STAGE_BLOCKS_REFUSED, CHUNKED_REFUSED)
+    'Swin blocks numbered per stage (stages.S.blocks.B): a ViT reading would give each stage one '
+    "id. Swin's rule reads them: set paramwise_cfg.recipe='swin'")
+VIT_REFUSED = (STAGE_BLOCKS_REFUSED, SWIN_BLOCKS_REFUSED)
+#: ... and for the readings whose source reads ``blocks.C.I`` as block C (ViTDet, OmniDrive).
+VIT_REFUSED_UNCHUNKED = VIT_REFUSED + ((
+    _CHUNKED_BLOCKS,
+    "chunked blocks (blocks.C.I: DINOv2 with block_chunks > 0): this recipe's source reads the "
+    'chunk index C as the block, one id per chunk. The vit, beit and internvl readings read I as '
+    "DINOv2 does: set paramwise_cfg.recipe='vit'"),)
 #: CBNet's copies of the backbone share the ids of the plain names.
 CBNET_COPIES = (r'cb_modules\.\d+\.', '')
 VIT_LAYOUT = ('<prefix>layers.N.* or <prefix>blocks.N.*, with patch_embed / cls_token / '
@@ -57,18 +65,23 @@ INTERNVL = LayerDecayRecipe(
     # CBNet's copies share the ids of the plain names; InternVL reads levels.N as layers.N (one
     # id per level: InternImage's per-block rule is recipe internimage_*, chosen by its keys).
     name_aliases=(CBNET_COPIES, (r'levels\.', 'layers.')),
-    refused=(SWIN_BLOCKS_REFUSED, CHUNKED_REFUSED),
+    refused=(SWIN_BLOCKS_REFUSED,), block_chunks=DINOV2_CHUNKS,
     head_embeddings=MASK2FORMER_EMBEDDINGS)
 
+#: Its layer-0 set is the union of its sources' (none contradicts another on a model it meets):
+#: unilm's, ViT-Adapter's segmentation/ (the same, plus Mask2Former's embeddings), detection/
+#: (plus visual_embed*: Uni-Perceiver) and wsdm2023/ (visual_embed*, without mask_token, which
+#: Uni-Perceiver lacks); DINOv2's register tokens and chunked blocks.
 BEIT = LayerDecayRecipe(
     name='beit', family='vit',
     source='microsoft/unilm beit/semantic_segmentation/mmcv_custom/'
-           'layer_decay_optimizer_constructor.py; czczup/ViT-Adapter segmentation/mmcv_custom/'
-           'layer_decay_optimizer_constructor.py (Mask2Former embeddings at layer 0)',
+           'layer_decay_optimizer_constructor.py; czczup/ViT-Adapter {segmentation,detection,'
+           'wsdm2023}/mmcv_custom/layer_decay_optimizer_constructor.py (Mask2Former embeddings '
+           'and Uni-Perceiver visual_embed at layer 0)',
     layout=VIT_LAYOUT,
-    embeddings=(VIT_TOKENS, r'patch_embed'),
+    embeddings=(VIT_TOKENS, r'patch_embed', r'visual_embed'),
     blocks=VIT_BLOCKS,
-    refused=VIT_REFUSED,
+    refused=VIT_REFUSED, block_chunks=DINOV2_CHUNKS,
     head_embeddings=MASK2FORMER_EMBEDDINGS)
 
 #: InternVL's reading under the name mmseg / mmdet give it (the rule of their ViT branch, which
@@ -86,7 +99,7 @@ VITDET = LayerDecayRecipe(
     # Any backbone name containing patch_embed or pos_embed is an embedding.
     embeddings=(r'.*(?:patch_embed|pos_embed)',),
     blocks=(BlockPattern(r'blocks\.(?P<block>\d+)(?:\.|$)', 'plain'),),
-    refused=VIT_REFUSED,
+    refused=VIT_REFUSED_UNCHUNKED,
     # Norms inside the blocks and pos_embed are not decayed; biases, layer scales and norms
     # outside the blocks are.
     weight_decay=WeightDecayRule(flat_and_bias=False, substrings=('pos_embed',),
@@ -101,13 +114,16 @@ VIT_WISE = LayerDecayRecipe(
     embeddings=(r'(?:.*?\.)?(?:pos_embed|patch_embed)', r'.*vit_position_encoder'),
     blocks=(BlockPattern(r'(?!.*\.residual\.)(?:.*?\.)?blocks\.(?P<block>\d+)(?:\.|$)',
                          'plain'),),
-    refused=VIT_REFUSED,
+    refused=VIT_REFUSED_UNCHUNKED,
     multipliers=(
         LrMultiplier(patterns=(r'^lm_head',), tag='lm_head', scope='outside',
                      factor_key='lm_head_decay_rate', factor=0.1),
         LrMultiplier(patterns=('',), tag='head', scope='outside', factor_key='head_decay_rate'),
     ),
-    keys=(HEAD_DECAY_RATE, LM_HEAD_DECAY_RATE))
+    # OmniDrive names its groups layer_{id}_{decay|no_decay}: the first head-id parameter (the
+    # detection head's, registered first) sets the lr of lm_head and the backbone's head-id ones.
+    groups_by_layer_id='split_head_group',
+    keys=(HEAD_DECAY_RATE, LM_HEAD_DECAY_RATE, SPLIT_HEAD_GROUP))
 
 SWIN = LayerDecayRecipe(
     name='swin', family='swin',
@@ -129,9 +145,10 @@ _INTERNIMAGE_BLOCKS = (
     BlockPattern(r'(?:levels|layers)\.(?P<stage>\d+)\.(?!(?:downsample|norm)(?:\.|$))[^.]+\.'
                  r'(?P<block>\d+)(?:\.|$)', 'cumulative'))
 _OFFSETS = (r'sampling_offsets', r'reference_points')
-_INTERNIMAGE_KEYS = (DEPTHS, OFFSET_LR_SCALE, BACKBONE_SMALL_LR, DINO_HEAD)
+_INTERNIMAGE_KEYS = (DEPTHS, OFFSET_LR_SCALE, BACKBONE_SMALL_LR, DINO_HEAD, CBNET_LAYER_DECAY)
 _INTERNIMAGE_LAYOUT = ('<prefix>levels.S.blocks.B.* with levels.S.downsample / levels.S.norm '
-                       '(InternImage; Swin as layers.S.blocks.B)')
+                       "(InternImage; CB-InternImage's cb_modules.K.levels.S.blocks.B; Swin as "
+                       'layers.S.blocks.B)')
 _INTERNIMAGE_WD = WeightDecayRule(substrings=('relative_position', 'norm', 'sampling_offsets'))
 
 
@@ -151,6 +168,11 @@ INTERNIMAGE_SEG = LayerDecayRecipe(
     layout=_INTERNIMAGE_LAYOUT,
     embeddings=(r'patch_embed', r'cb_modules\.0\.patch_embed'),
     blocks=_INTERNIMAGE_BLOCKS, depth_rule='stage_depths', strict_prefixes=('levels.',),
+    # CB-InternImage (detection/mmdet_custom/models/backbones/cbnet.py: cb_modules.{0,1},
+    # cb_linears): both published rules match only backbone.levels / backbone.patch_embed, so the
+    # CB-H runs trained the whole CB backbone at the head id. Its layout is read through the
+    # copies (recognition, depths), its ids are not, unless cbnet_layer_decay=True.
+    layout_aliases=(CBNET_COPIES,), layout_aliases_for_ids='cbnet_layer_decay',
     model_embeddings=(r'level_embeds',),
     head_embeddings=MASK2FORMER_EMBEDDINGS,
     weight_decay=_INTERNIMAGE_WD,

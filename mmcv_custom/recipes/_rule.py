@@ -6,52 +6,13 @@ the values of the recipe's own ``paramwise_cfg`` keys. For one canonical name it
 layer id, whether the recipe's weight-decay rule exempts it, and which recipe multiplier applies.
 It never logs, reads config or touches tensors.
 """
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Mapping, Optional, Pattern, Sequence, Tuple
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
 from ..config._keys import normalize_prefix
+from ._compiled import CompiledRecipe, compile_patterns
 from ._layout import LayerIdError
-from ._schema import EMBED_LAYER_ID, ID_FORMULAS, LayerDecayRecipe, flat_or_bias, head_layer_id
-
-
-def _any_of(regexes: Sequence[str]) -> Optional[Pattern]:
-    if not regexes:
-        return None
-    return re.compile('|'.join(f'(?:{regex})' for regex in regexes))
-
-
-@dataclass(frozen=True)
-class _Compiled:
-    aliases: Tuple[Tuple[Pattern, str], ...]
-    any_alias: Optional[Pattern]
-    embeddings: Optional[Pattern]
-    model_embeddings: Optional[Pattern]
-    head_embeddings: Optional[Pattern]
-    strict: Optional[Pattern]
-    blocks: Tuple[Tuple[Pattern, Any, str], ...]
-    no_decay_substrings: Tuple[str, ...]
-    no_decay_patterns: Optional[Pattern]
-    multipliers: Tuple[Tuple[Any, Pattern], ...]
-
-
-@lru_cache(maxsize=None)
-def _compile(recipe: LayerDecayRecipe) -> _Compiled:
-    """The recipe's regexes, compiled once per recipe."""
-    return _Compiled(
-        aliases=tuple((re.compile(regex), new) for regex, new in recipe.name_aliases),
-        any_alias=_any_of([regex for regex, _ in recipe.name_aliases]),
-        embeddings=_any_of(recipe.embeddings),
-        model_embeddings=_any_of(recipe.model_embeddings),
-        head_embeddings=_any_of(recipe.head_embeddings),
-        strict=_any_of([re.escape(prefix) for prefix in recipe.strict_prefixes]),
-        blocks=tuple((re.compile(block.regex), ID_FORMULAS[block.formula], block.formula)
-                     for block in recipe.blocks),
-        no_decay_substrings=recipe.weight_decay.substrings,
-        no_decay_patterns=_any_of(recipe.weight_decay.backbone_patterns),
-        multipliers=tuple((multiplier, re.compile('|'.join(multiplier.patterns)))
-                          for multiplier in recipe.multipliers))
+from ._schema import EMBED_LAYER_ID, LayerDecayRecipe, flat_or_bias, head_layer_id
 
 
 @dataclass(frozen=True)
@@ -71,10 +32,10 @@ class RecipeRule:
     head_embeddings_at_layer_0: bool = True
     layers_in_names: Optional[int] = None
     #: The recipe's regexes, compiled once per recipe.
-    _c: _Compiled = field(init=False, repr=False, compare=False)
+    _c: CompiledRecipe = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, '_c', _compile(self.recipe))
+        object.__setattr__(self, '_c', compile_patterns(self.recipe))
 
     @property
     def family(self) -> str:

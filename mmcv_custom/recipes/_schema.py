@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, FrozenSet, Mapping, Optional, Tuple
 
 from ..config._keys import Key
-from ._layout import LayerIdError, crossing_construct
+from ._layout import LayerIdError, check_within_names
 
 #: The layer id of the embeddings (patch / position embeddings, class and mask tokens). Block
 #: ``i`` has id ``i + 1``, everything above the blocks the head id ``num_layers + 1``.
@@ -156,8 +156,11 @@ class LayerDecayRecipe:
       overlapping; ``depth_rule`` (:data:`DEPTH_RULES`): how ``num_layers`` and ``depths`` are
       read from the names;
     - ``name_aliases``: ``(regex, replacement)`` applied first (CBNet's ``cb_modules.N.``,
-      InternVL's ``levels.`` -> ``layers.``); ``refused``: ``(regex, why)``: layouts the recipe
-      must not read, an error naming the first such parameter; ``strict_prefixes``: prefixes
+      InternVL's ``levels.`` -> ``layers.``); ``layout_aliases``: applied only to read the layout,
+      not the ids unless the bool key ``layout_aliases_for_ids`` is true (CB-InternImage);
+      ``refused``: ``(regex, why)``: layouts the recipe must not read, an error naming the first
+      such parameter; ``block_chunks``: ``(chunked, unchunked)`` regexes of chunked blocks
+      (DINOv2's ``blocks.C.I``): other layouts of them are an error; ``strict_prefixes``: prefixes
       under which an unmatched name is an error instead of the head id;
     - ``model_embeddings``: searched in full names anywhere -> id 0; ``head_embeddings``: matched
       at the start of full names outside the backbone -> id 0 unless
@@ -165,6 +168,8 @@ class LayerDecayRecipe:
     - ``weight_decay`` (:class:`WeightDecayRule`), ``multipliers`` (:class:`LrMultiplier` s, the
       first that applies wins), ``below_base_factor``: ``(bool key, factor)``: with the key true,
       every layer scale below 1 is multiplied by ``factor`` (InternImage's ``backbone_small_lr``);
+      ``groups_by_layer_id``: the source keys its groups by layer id only, so a group keeps the lr
+      of its first member (``layer_decay._groups``), unless this bool key is true (OmniDrive);
     - ``keys``: the recipe-only ``paramwise_cfg`` keys it reads (``config._keys``); the
       multipliers and ``below_base_factor`` name keys among them.
     """
@@ -177,13 +182,17 @@ class LayerDecayRecipe:
     blocks: Tuple[BlockPattern, ...]
     depth_rule: str = 'max_block'
     name_aliases: Tuple[Tuple[str, str], ...] = ()
+    layout_aliases: Tuple[Tuple[str, str], ...] = ()
+    layout_aliases_for_ids: Optional[str] = None
     refused: Tuple[Tuple[str, str], ...] = ()
+    block_chunks: Tuple[str, ...] = ()
     model_embeddings: Tuple[str, ...] = ()
     head_embeddings: Tuple[str, ...] = ()
     strict_prefixes: Tuple[str, ...] = ()
     weight_decay: WeightDecayRule = WeightDecayRule()
     multipliers: Tuple[LrMultiplier, ...] = ()
     below_base_factor: Optional[Tuple[str, float]] = None
+    groups_by_layer_id: Optional[str] = None
     keys: Tuple[Key, ...] = ()
 
     def __post_init__(self) -> None:
@@ -196,19 +205,15 @@ class LayerDecayRecipe:
                              f'got {self.depth_rule!r}')
         named = [m.factor_key for m in self.multipliers] + [m.enabled_by for m in self.multipliers]
         named += [self.below_base_factor[0]] if self.below_base_factor else []
+        named += [self.layout_aliases_for_ids, self.groups_by_layer_id]
         undeclared = sorted({key for key in named if key is not None} - self.key_names)
         if undeclared:
-            raise ValueError(f'recipe {self.name!r}: its multipliers read {undeclared}, which '
-                             f'are not among its keys {sorted(self.key_names)}')
-        joined = (*self.embeddings, *(block.regex for block in self.blocks),
-                  *(regex for regex, _ in self.name_aliases + self.refused))
-        for regex in joined:  # the patterns _layout searches over the joined names
-            construct = crossing_construct(regex)
-            if construct is not None:  # the joined-names search (_layout) would misread it
-                raise ValueError(
-                    f'recipe {self.name!r}: pattern {regex!r} uses {construct}, which can match '
-                    'across parameter names (the names are searched joined by newlines); write '
-                    "[^.] for 'not a dot', or list the characters allowed")
+            raise ValueError(f'recipe {self.name!r}: its multipliers and switches read '
+                             f'{undeclared}, which are not among its keys {sorted(self.key_names)}')
+        aliases = self.name_aliases + self.layout_aliases + self.refused
+        check_within_names(self.name, (  # the patterns _layout searches over the joined names
+            *self.embeddings, *(block.regex for block in self.blocks), *self.block_chunks,
+            *(regex for regex, _ in aliases)))
 
     @property
     def key_names(self) -> FrozenSet[str]:
