@@ -30,6 +30,12 @@ def test_what_the_user_set_is_kept_and_path_is_prepended_once():
                        'PATH': os.pathsep.join([bin_dir, '/usr/bin'])}
 
 
+def test_an_unset_path_keeps_the_default_search_path_behind_the_venvs_bin():
+    environ = {}
+    deepspeed_env.configure(environ)
+    assert environ['PATH'] == os.pathsep.join([os.path.join(sys.prefix, 'bin'), os.defpath])
+
+
 def test_importing_deepspeed_after_configure_prints_nothing():
     code = ('from mmcv_custom.compat import deepspeed_env\n'
             'deepspeed_env.configure()\n'

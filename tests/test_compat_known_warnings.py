@@ -44,31 +44,47 @@ def test_the_log_filter_drops_the_known_notices_and_keeps_everything_else():
     logger = logging.getLogger('test_compat_known_warnings')
     logger.setLevel(logging.DEBUG)
     logger.addFilter(KnownLogFilter())
+    file_client, hard_disk = (entry.message for entry in KNOWN if entry.via == 'logging')
     seen = _records(logger, [
-        (logging.WARNING, '"FileClient" will be deprecated in future. Please use io functions'),
-        (logging.WARNING, '"HardDiskBackend" is the alias of "LocalBackend" and the former ...'),
+        (logging.WARNING, file_client),
+        (logging.WARNING, hard_disk),
         (logging.WARNING, 'The prefix is not set in metric class IoUMetric.'),
         (logging.WARNING, '"Petrel" will be deprecated in future'),
-        (logging.ERROR, '"FileClient" will be deprecated in future (as an error)'),
+        (logging.WARNING, file_client + ' (and more, from a hook of ours)'),
+        (logging.ERROR, file_client),
         (logging.INFO, 'Checkpoints will be saved to work_dirs/x.'),
     ])
     assert seen == ['The prefix is not set in metric class IoUMetric.',
                     '"Petrel" will be deprecated in future',
-                    '"FileClient" will be deprecated in future (as an error)',
+                    file_client + ' (and more, from a hook of ours)',
+                    file_client,
                     'Checkpoints will be saved to work_dirs/x.']
+
+
+def _warn_from(module: str, message: str, category: type = UserWarning) -> None:
+    exec(compile('import warnings\nwarnings.warn(MESSAGE, CATEGORY)', module, 'exec'),
+         {'__name__': module, 'MESSAGE': message, 'CATEGORY': category})
 
 
 def test_the_warnings_filter_drops_mmsegs_build_loss_notice_only():
     from mmseg.models.builder import build_loss
+    notice = '``build_loss`` would be deprecated soon, please use ...'
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         known_warnings.ignore_known()
         build_loss(dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=False))
-        warnings.warn('``build_loss`` would be deprecated soon (raised elsewhere)', UserWarning)
-    messages = [str(warning.message) for warning in caught]
-    assert not any(m.startswith('``build_loss``') and 'elsewhere' not in m for m in messages)
-    assert any('avg_non_ignore' in m for m in messages)  # a real choice: kept
-    assert any('raised elsewhere' in m for m in messages)  # same text, other module: kept
+        warnings.warn('``build_loss`` would be deprecated soon (raised here)', UserWarning)
+        _warn_from('mmseg.models.builder_ext', notice)  # a module whose name only starts alike
+        _warn_from('mmseg.models.builder.sub', notice)
+        _warn_from('mmseg.models.builder', notice, RuntimeWarning)  # another category
+    messages = [(str(w.message), w.category.__name__) for w in caught]
+    mmsegs_own = ('``build_loss`` would be deprecated soon, please use '
+                  '``mmseg.registry.MODELS.build()`` ')
+    assert (mmsegs_own, 'UserWarning') not in messages  # dropped
+    assert any('avg_non_ignore' in m for m, _ in messages)  # a real choice: kept
+    assert ('``build_loss`` would be deprecated soon (raised here)', 'UserWarning') in messages
+    assert messages.count((notice, 'UserWarning')) == 2  # the two other modules: kept
+    assert (notice, 'RuntimeWarning') in messages
 
 
 def test_ignore_known_adds_one_filter_to_a_logger():

@@ -49,9 +49,9 @@ def configure(environ: Optional[MutableMapping[str, str]] = None) -> Dict[str, s
         changed['TORCH_EXTENSIONS_DIR'] = directory
     if directory is not None:
         bin_dir = os.path.join(sys.prefix, 'bin')
-        path = environ.get('PATH', '')
-        if path.split(os.pathsep)[0] != bin_dir:
-            changed['PATH'] = os.pathsep.join([bin_dir] + ([path] if path else []))
+        path = environ.get('PATH') or os.defpath  # what an unset PATH means to a subprocess
+        if os.path.normpath(path.split(os.pathsep)[0]) != bin_dir:
+            changed['PATH'] = os.pathsep.join([bin_dir, path])
     if 'DS_ACCELERATOR' not in environ:
         import torch
         if not torch.cuda.is_available():

@@ -4,10 +4,11 @@ A run through ``tools/train.py`` or ``tools/test.py`` prints, among its real war
 that upstream packages raise about their *own* calls into their *own* deprecated functions.
 A user reads them as problems with their config, and there is nothing in the config to change.
 :data:`KNOWN` lists each one: where it is raised, its text, and why it is harmless.
-:func:`ignore_known` silences exactly those: a ``warnings`` filter on the message and the
-module, and a ``logging`` filter on the logger MMEngine logs through. Any other warning, including
-other deprecations and mmseg's ``avg_non_ignore`` notice (about how the loss is averaged: a real
-choice), still shows.
+:func:`ignore_known` silences exactly those: a ``warnings`` filter on the category, the start of
+the message and the exact module that raises it, and a ``logging`` filter, on the logger MMEngine
+logs through, that drops a WARNING record only when its whole text is the notice's. Any other
+warning, including other deprecations and mmseg's ``avg_non_ignore`` notice (about how the loss is
+averaged: a real choice), still shows.
 
 ``tests/test_compat_known_warnings.py`` fails when an upstream file no longer holds the text, so
 an entry is removed once upstream stops raising it. Only our tools call :func:`ignore_known`;
@@ -24,9 +25,10 @@ __all__ = ['KnownWarning', 'KNOWN', 'KnownLogFilter', 'ignore_known']
 
 @dataclass(frozen=True)
 class KnownWarning:
-    """One upstream notice: raised by ``module`` (a dotted name; its file holds ``text``) either
-    through ``warnings.warn`` (``via='warnings'``) or MMEngine's ``print_log`` at WARNING
-    (``via='logging'``); ``message`` is the start of the text it prints."""
+    """One upstream notice: raised by ``module`` (a dotted name; its file holds ``message``) either
+    through ``warnings.warn`` as a ``UserWarning`` (``via='warnings'``; ``message`` is the start of
+    its text) or MMEngine's ``print_log`` at WARNING (``via='logging'``; ``message`` is its whole
+    text)."""
 
     module: str
     via: str
@@ -44,26 +46,28 @@ KNOWN: Tuple[KnownWarning, ...] = (
         why="mmseg 1.2.2's own decode heads build their losses with its deprecated build_loss"),
     KnownWarning(
         module='mmengine.fileio.file_client', via='logging',
-        message='"FileClient" will be deprecated in future',
+        message=('"FileClient" will be deprecated in future. Please use io functions in '
+                 'https://mmengine.readthedocs.io/en/latest/api/fileio.html#file-io'),
         why="MMEngine 0.10.7's own CheckpointHook.before_train calls FileClient.infer_client on "
             'every run, whatever the config says'),
     KnownWarning(
         module='mmengine.fileio.file_client', via='logging',
-        message='"HardDiskBackend" is the alias of "LocalBackend"',
+        message=('"HardDiskBackend" is the alias of "LocalBackend" and the former will be '
+                 'deprecated in future.'),
         why='raised by the same FileClient call of MMEngine\'s CheckpointHook'),
 )
 
 
 class KnownLogFilter(logging.Filter):
-    """Drops the log records of :data:`KNOWN` (``via='logging'``), keeps every other record."""
+    """Drops the WARNING records whose whole text is a notice of :data:`KNOWN`
+    (``via='logging'``), keeps every other record."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._starts = tuple(entry.message for entry in KNOWN if entry.via == 'logging')
+        self._texts = frozenset(entry.message for entry in KNOWN if entry.via == 'logging')
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno == logging.WARNING
-                    and record.getMessage().startswith(self._starts))
+        return not (record.levelno == logging.WARNING and record.getMessage() in self._texts)
 
 
 def ignore_known(logger: Optional[logging.Logger] = None) -> None:
@@ -71,7 +75,7 @@ def ignore_known(logger: Optional[logging.Logger] = None) -> None:
     records on ``logger`` (a runner's ``runner.logger``; none when ``None``). Idempotent."""
     for entry in KNOWN:
         if entry.via == 'warnings':
-            warnings.filterwarnings('ignore', message=entry.pattern(),
-                                    module=re.escape(entry.module))
+            warnings.filterwarnings('ignore', message=entry.pattern(), category=UserWarning,
+                                    module=re.escape(entry.module) + r'\Z')
     if logger is not None and not any(isinstance(f, KnownLogFilter) for f in logger.filters):
         logger.addFilter(KnownLogFilter())
