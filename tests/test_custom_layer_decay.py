@@ -87,6 +87,20 @@ def test_num_layers_larger_than_the_model_is_used_and_warned(log_records):
     assert any('num_layers=5 differs from the depth of the model (3 layers' in w for w in warnings)
 
 
+def test_num_layers_one_below_the_depth_puts_the_last_block_at_the_heads_lr_and_says_so(
+        log_records):
+    # InternVL's rule does the same: block i at id i + 1, capped by nothing, so with
+    # num_layers = depth - 1 the last block's id is num_layers + 1, the head's.
+    groups = build_groups(toy_vit_segmentor(depth=3), CONSTRUCTOR,
+                          dict(num_layers=2, layer_decay_rate=0.9))
+    lrs = {name: lr for name, (lr, _) in lr_wd_by_name(groups).items()}
+    last_block = [lr for name, lr in lrs.items() if name.startswith('backbone.blocks.2.')]
+    assert last_block and set(last_block) == {BASE_LR}
+    warnings = log_records.messages(30)
+    assert any('num_layers=2 differs from the depth of the model (3 layers' in w
+               and 'the deepest blocks share the head id and lr' in w for w in warnings)
+
+
 def test_frozen_parameters_are_left_out():
     model = toy_vit_segmentor(depth=2)
     model.backbone.patch_embed.requires_grad_(False)

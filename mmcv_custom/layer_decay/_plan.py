@@ -197,7 +197,8 @@ def make_plan(candidates: Candidates, settings: Settings, optimizer: OptimizerSe
         warnings.append(
             f'{owner}: paramwise_cfg.num_layers={num_layers.value} differs from the depth of the '
             f'model ({num_layers.inferred} layers of the {rule.family} family); the layer-decay '
-            'scales follow num_layers')
+            'scales follow num_layers' + ('' if num_layers.value > num_layers.inferred else
+                                          ', and the deepest blocks share the head id and lr'))
     if no_decay_names is None:
         no_decay_names = (tokens_and_listed_names(model, rule.prefix, params.trainable_names)
                           if settings.exclude_tokens_from_decay else frozenset())
