@@ -59,7 +59,7 @@ demo-internvit: env
 		--work-dir $(call demo_work_dir,$(INTERNVIT_DEMO))
 	OMP_NUM_THREADS=$(DEMO_THREADS) $(PYTHON) tools/test.py $(INTERNVIT_DEMO) \
 		$(call demo_work_dir,$(INTERNVIT_DEMO))/iter_200.pth \
-		--work-dir $(call demo_work_dir,$(INTERNVIT_DEMO))/test --cfg-options runner_type=Runner
+		--work-dir $(call demo_work_dir,$(INTERNVIT_DEMO))/test
 	$(PYTHON) tools/analysis_tools/param_groups.py $(INTERNVIT_DEMO) \
 		--out-dir $(call demo_work_dir,$(INTERNVIT_DEMO))/param_groups
 	$(PYTHON) tools/demo_summary.py seg $(call demo_work_dir,$(INTERNVIT_DEMO)) data/demo/seg

@@ -1,6 +1,7 @@
 """``import mmcv_custom`` registers names and does nothing else: it prints nothing, imports no
-runner, strategy, DeepSpeed or model zoo, and installs no fix (``mmcv_custom.compat``); the tools
-that need the fixes install them, and a text tool imports no OpenMMLab registry at all.
+runner, strategy, DeepSpeed or model zoo, and installs no fix (``mmcv_custom.compat``) but the one
+that must precede ``mmpretrain.models``; the tools that need the fixes install them, and a text
+tool (``migrate_config.py``) imports no mmseg, mmdet, mmpretrain, runner or DeepSpeed.
 
 The import's cost is measured by ``benchmarks/bench_import.py`` (``make bench``), not here."""
 import json

@@ -88,10 +88,11 @@ def test_the_demo_converts_trains_under_fsdp_on_2_processes_and_tests(prepared, 
     assert 'FSDPStrategy' in log and osp.isfile(work_dir / f'iter_{ITERS}.pth')
     tested = run([PYTHON, osp.join(ROOT, 'tools', 'test.py'), DEMO,
                   str(work_dir / f'iter_{ITERS}.pth'), '--work-dir', str(tmp_path / 'test'),
-                  '--cfg-options', 'runner_type=Runner',
-                  *options(str(out / 'data' / 'seg'), checkpoint)], timeout=300)
+                  '--cfg-options', *options(str(out / 'data' / 'seg'), checkpoint)],
+                 timeout=300)  # one process: tools/test.py takes the plain Runner by itself
     assert tested.returncode == 0, tail(tested, 40)
     assert re.search(r'Iter\(test\) .* mIoU: ', tested.stdout + tested.stderr)
+    assert 'instead of FlexibleRunner with FSDPStrategy' in tested.stdout + tested.stderr
 
 
 def test_the_demo_model_trains_under_deepspeed_zero1_bf16(prepared, tmp_path):

@@ -295,3 +295,12 @@ def test_converted_schedule_gives_mmcv1_lrs_in_a_real_run(seg_data, tmp_path):
         t = record['iter'] - 1
         assert record['lr_head'] == pytest.approx(mmcv1(1e-3, t), rel=1e-9)
         assert record['lr_embed'] == pytest.approx(mmcv1(1e-3 * 0.9 ** 5, t), rel=1e-9)
+
+
+def test_a_flexible_runner_config_tested_in_one_process_uses_the_plain_runner_and_says_so():
+    # the FSDP demo config: FlexibleRunner + FSDPStrategy, which needs a process group
+    tool = load_test_module()
+    config = osp.join(osp.dirname(SEG_DEMO), 'upernet_internvit-tiny_ld0.9_200it_shapes-seg.py')
+    cfg, notes = tool.build_config_and_notes(tool.parse_args([config, 'ckpt.pth']))
+    assert cfg.runner_type == 'Runner' and 'strategy' not in cfg
+    assert len(notes) == 1 and 'instead of FlexibleRunner with FSDPStrategy' in notes[0]

@@ -14,8 +14,9 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # a checkout, not installed
-# A text conversion: mmcv_custom.migrate imports MMEngine's Config and none of the OpenMMLab
-# registries, models or runners (tests/test_import.py).
+# A text conversion: mmcv_custom.migrate needs MMEngine's Config; importing mmcv_custom brings
+# torch and MMEngine's registries, but no mmseg / mmdet / mmpretrain, runner or DeepSpeed
+# (tests/test_import.py).
 from mmcv_custom.migrate import MigrationError, migrate_config, render_migration  # noqa: E402
 
 

@@ -7,7 +7,7 @@
 #
 # The first run on a fresh machine builds mmcv 2.1.0 from source with its C++ ops; pip caches the
 # built wheel, so later environments on the same machine skip that step. Each step prints its
-# elapsed time; the README's "Set-up time" section lists the measured ranges.
+# elapsed time; the README's "Set-up and test times" section lists the measured ranges.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -75,9 +75,9 @@ step "mmcv"
     -c requirements/torch.txt -c requirements/mmcv.txt
 "${PIP[@]}" install --no-build-isolation --no-deps -e .
 step "OpenMMLab stack, test tools and mmcv_custom"
-# DeepSpeed from its source distribution (its setup.py imports torch; about 30 s), its CPU
-# communication op compiled once here (see the README's Set-up time; cached in
-# ~/.cache/torch_extensions) rather than inside the first test that launches it.
+# DeepSpeed from its source distribution (its setup.py imports torch), its CPU communication op
+# compiled once here, into .venv/torch_extensions (TORCH_EXTENSIONS_DIR above; see the README's
+# "Set-up and test times"), rather than inside the first test that launches it.
 "${PIP[@]}" install --no-build-isolation -r requirements/deepspeed.txt \
     -c requirements/torch.txt -c requirements/runtime.txt
 step "deepspeed"

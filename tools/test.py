@@ -27,6 +27,7 @@ import argparse
 import os
 import os.path as osp
 import sys
+from typing import List, Tuple
 
 TOOLS = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.dirname(TOOLS))  # a checkout, not installed
@@ -42,7 +43,7 @@ from mmengine.runner import Runner  # noqa: E402
 import mmcv_custom  # noqa: E402,F401  (registers constructors and schedulers)
 import mmcv_custom.compat  # noqa: E402
 from mmcv_custom.compat import known_warnings  # noqa: E402
-from train import log_cpu_notes, use_cpu_distributed  # noqa: E402  (tools/train.py)
+from train import is_flexible, log_notes, use_cpu_distributed  # noqa: E402  (tools/train.py)
 
 PICKLE_SUFFIXES = ('.pkl', '.pickle')
 
@@ -130,9 +131,17 @@ def set_seg_output_dir(cfg: Config, out: str) -> None:
 
 
 def build_config(args: argparse.Namespace) -> Config:
+    """The config to test (:func:`build_config_and_notes` without the notes)."""
+    return build_config_and_notes(args)[0]
+
+
+def build_config_and_notes(args: argparse.Namespace) -> Tuple[Config, List[str]]:
     """The config to test: ``--cfg-options`` merged, the checkpoint as ``load_from`` (never
     resumed), the work dir (default ``work_dirs/<config stem>``), visualization, TTA, mmseg's
-    ``--out``, and gloo CPU processes for a launcher without CUDA.
+    ``--out``, gloo CPU processes for a launcher without CUDA, and the plain ``Runner`` for a
+    ``FlexibleRunner`` config tested in one process (its FSDP / DeepSpeed strategy shards a model
+    over processes; one process tests the model with the checkpoint's full weights). Returns the
+    config and what was changed (one line each, for the log).
 
     Raises:
         SystemExit: ``--out`` not a pickle file for mmdet / mmpretrain; see
@@ -158,9 +167,17 @@ def build_config(args: argparse.Namespace) -> Config:
         elif not args.out.endswith(PICKLE_SUFFIXES):
             raise SystemExit(f'--out must be a .pkl / .pickle file for {framework(cfg)} '
                              f'configs, got {args.out!r}')
+    notes: List[str] = []
+    if args.launcher == 'none' and is_flexible(cfg):
+        strategy = (cfg.get('strategy') or {}).get('type', 'DDPStrategy')
+        cfg.runner_type = 'Runner'
+        cfg.pop('strategy', None)
+        notes.append(f'one process: the plain Runner tests the model instead of FlexibleRunner '
+                     f'with {strategy} (the checkpoint must hold full weights: FSDP '
+                     "state_dict_cfg='full', as the configs here save)")
     if args.launcher != 'none' and not torch.cuda.is_available():
-        use_cpu_distributed(cfg, args.launcher)
-    return cfg
+        notes += use_cpu_distributed(cfg, args.launcher)
+    return cfg, notes
 
 
 def add_prediction_dump(runner: Runner, cfg: Config, out: str) -> None:
@@ -178,14 +195,14 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     mmcv_custom.compat.install()
     known_warnings.ignore_known()
-    cfg = build_config(args)
+    cfg, notes = build_config_and_notes(args)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
     known_warnings.ignore_known(runner.logger)
-    log_cpu_notes(runner, 'tools/test.py', [])
+    log_notes(runner, 'tools/test.py', notes)
     if args.out is not None and framework(cfg) != 'mmseg':
         add_prediction_dump(runner, cfg, args.out)
     return runner.test()

@@ -270,14 +270,15 @@ def build_config_and_notes(args: argparse.Namespace):
     return cfg, notes
 
 
-def log_cpu_notes(runner, tool: str, notes: List[str]) -> None:
-    """Say in the log what was changed for CPU processes, and what MMEngine's "GPU number" counts
-    on a machine without CUDA (its processes: the world size)."""
-    if torch.cuda.is_available():
-        return
-    notes = list(notes) + [f'"GPU number: {runner.world_size}" above is MMEngine\'s count of '
-                           'processes (the world size); no CUDA device is used']
-    runner.logger.info(f'{tool}, CPU processes: ' + '; '.join(notes))
+def log_notes(runner, tool: str, notes: List[str]) -> None:
+    """Say in the log what the tool changed in the config (one line), and, on a machine without
+    CUDA, what MMEngine's "GPU number" counts there (its processes: the world size)."""
+    if not torch.cuda.is_available():
+        notes = list(notes) + [f'"GPU number: {runner.world_size}" above is MMEngine\'s count of '
+                               'processes (the world size); no CUDA device is used']
+    if notes:
+        runner.logger.info(f'{tool}, ' + ('CPU processes: ' if not torch.cuda.is_available()
+                                          else '') + '; '.join(notes))
 
 
 def main(argv=None) -> None:
@@ -291,7 +292,7 @@ def main(argv=None) -> None:
     else:
         runner = Runner.from_cfg(cfg)
     known_warnings.ignore_known(runner.logger)
-    log_cpu_notes(runner, 'tools/train.py', notes)
+    log_notes(runner, 'tools/train.py', notes)
     runner.train()
 
 

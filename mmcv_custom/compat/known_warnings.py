@@ -34,9 +34,25 @@ class KnownWarning:
     via: str
     message: str
     why: str
+    #: What the upstream file holds, where the message is formed there (default: ``message``).
+    source: str = ''
 
     def pattern(self) -> str:
         return re.escape(self.message)
+
+
+def _no_function_registry(scope: str) -> KnownWarning:
+    return KnownWarning(
+        module='mmengine.registry.registry', via='logging',
+        message=(f'Failed to search registry with scope "{scope}" in the "function" registry '
+                 'tree. As a workaround, the current "function" registry in "mmengine" is used '
+                 'to build instance. This may cause unexpected failure when running the built '
+                 f'modules. Please check whether "{scope}" is a correct scope, or whether the '
+                 'registry is initialized.'),
+        why=f'{scope} defines no FUNCTIONS registry, so MMEngine\'s FSDPStrategy finds the wrap '
+            "and checkpointing functions (mmcv_custom's among them) in MMEngine's own, the only "
+            'place they can be',
+        source='Failed to search registry with scope')
 
 
 KNOWN: Tuple[KnownWarning, ...] = (
@@ -55,6 +71,9 @@ KNOWN: Tuple[KnownWarning, ...] = (
         message=('"HardDiskBackend" is the alias of "LocalBackend" and the former will be '
                  'deprecated in future.'),
         why='raised by the same FileClient call of MMEngine\'s CheckpointHook'),
+    _no_function_registry('mmseg'),
+    _no_function_registry('mmdet'),
+    _no_function_registry('mmpretrain'),
 )
 
 

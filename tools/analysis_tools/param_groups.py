@@ -35,6 +35,7 @@ from mmengine.config import DictAction  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 
 from mmcv_custom.analysis import DEFAULT_ITERS_PER_EPOCH, inspect_config  # noqa: E402
+from mmcv_custom.compat import known_warnings  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -65,6 +66,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     logger = MMLogger.get_current_instance()
+    known_warnings.ignore_known(logger)  # upstream notices no config can act on, by name
     level = logger.level
     if not args.verbose:
         logger.setLevel(logging.WARNING)
