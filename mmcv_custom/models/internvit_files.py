@@ -117,6 +117,9 @@ def _load_torch(path: str, mmap: bool, trust_pickle: bool, pickle_advice: str) -
         raise CheckpointFileError(f'{path} ends early: a truncated torch checkpoint (was the '
                                   'download or the save interrupted?)') from None
     except (RuntimeError, OSError) as error:
+        if 'TorchScript' in str(error):
+            raise CheckpointFileError(f'{path} is a TorchScript archive (torch.jit.save), not a '
+                                      'dict of tensors') from None
         raise CheckpointFileError(f'{path} is a damaged torch checkpoint, truncated or not fully '
                                   f'downloaded ({_first_line(error)})') from None
 
