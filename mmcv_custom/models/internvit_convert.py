@@ -60,10 +60,10 @@ import torch
 
 from .._checks import check_positive_int
 from .internvit_arch import ARCHS, InternViTArch, param_shapes, resolve_arch
-from .internvit_files import (SHARD_INDEXES, SINGLE_FILES, WRAPPING_KEYS, CheckpointFileError,
-                              check_destination, find_checkpoint, heads_from_config, listing,
-                              load_checkpoint_file, read_tensors, save_atomically,
-                              unwrap_state_dict)
+from .internvit_files import (LISTED, SHARD_INDEXES, SINGLE_FILES, WRAPPING_KEYS,
+                              CheckpointFileError, check_destination, find_checkpoint,
+                              heads_from_config, listing, load_checkpoint_file, read_tensors,
+                              save_atomically, unwrap_state_dict)
 
 if TYPE_CHECKING:
     from .internvit import InternViT
@@ -87,14 +87,11 @@ DROPPED_EXTRAS = {
     'layernorm.': "transformers' final LayerNorm (use_mean_pooling=False); InternViT's features "
                   'have none',
 }
-#: Names listed per kind in an error before "... and N more".
-LISTED = 20
 #: ``meta['converter']`` of the files :func:`convert_internvit` writes.
 CONVERTER = 'mmcv_custom.models.internvit_convert'
 CONVERTER_TOOL = 'tools/model_converters/internvit.py'
 
 PathLike = Union[str, os.PathLike]
-_listing = listing
 
 
 class CheckpointKeyError(ValueError):
@@ -202,7 +199,7 @@ def detect_layout(keys: Iterable[str]) -> str:
         'not an InternViT checkpoint in a known layout: expected InternVL\'s blocks.N.* / '
         'patch_embed.*, the remote code\'s embeddings.class_embedding / encoder.layers.N.*, or '
         "transformers' embeddings.cls_token / encoder.layer.N.* (optionally under "
-        f'{list(VISION_PREFIXES)}); first keys: {_listing(sorted(keys))}')
+        f'{list(VISION_PREFIXES)}); first keys: {listing(sorted(keys))}')
 
 
 # ----- renaming -----
@@ -397,7 +394,8 @@ def infer_arch(state: Mapping[str, torch.Tensor], num_heads: Optional[int] = Non
                                                          fc1 is not None else ''))
     heads = num_heads or next((a.num_heads for a in ARCHS.values() if a.embed_dims == width), 1)
     if width % heads:
-        heads = 1
+        raise CheckpointKeyError(f'num_heads={heads} does not divide the width {width} of the '
+                                 'weights')
     arch = InternViTArch(
         embed_dims=width, num_layers=blocks, num_heads=heads,
         feedforward_channels=int(fc1.shape[0]),
@@ -461,14 +459,14 @@ def check_against_arch(state: Dict[str, torch.Tensor], arch: InternViTArch, patc
     lines = [f'the checkpoint does not fit InternViT arch {arch.to_dict()} '
              f'(patch_size={patch_size}):']
     if missing:
-        lines.append(f'  missing ({len(missing)}): {_listing(missing)}')
+        lines.append(f'  missing ({len(missing)}): {listing(missing)}')
     if unexpected:
         lines.append(f'  unexpected ({len(unexpected)}): '
-                     f'{_listing([_named(key, origins) for key in unexpected])}')
+                     f'{listing([_named(key, origins) for key in unexpected])}')
     if mis_shaped:
         shown = [f'{_named(key, origins)}: checkpoint {tuple(state[key].shape)}, model '
                  f'{tuple(expected[key])}' for key in mis_shaped]
-        lines.append(f'  different shapes ({len(mis_shaped)}): {_listing(shown)}')
+        lines.append(f'  different shapes ({len(mis_shaped)}): {listing(shown)}')
     if any(key.startswith(('embeddings.', 'encoder.')) for key in unexpected):
         lines.append('  keys in a Hugging Face layout: convert the file with '
                      f'{CONVERTER_TOOL} first')
@@ -484,9 +482,13 @@ def check_against_arch(state: Dict[str, torch.Tensor], arch: InternViTArch, patc
 
 # ----- choosing the arch -----
 
+def _shape_fields(arch: InternViTArch) -> dict:
+    """The arch's fields but the grid (which the converter always takes from the checkpoint)."""
+    return {k: v for k, v in arch.to_dict().items() if k != 'pretrain_img_size'}
+
+
 def _arch_as_json(arch: InternViTArch) -> str:
-    fields = {k: v for k, v in arch.to_dict().items() if k != 'pretrain_img_size'}
-    return json.dumps(fields)
+    return json.dumps(_shape_fields(arch))
 
 
 def _matches_no_preset(found: InternViTArch, blocks: int,
@@ -503,7 +505,6 @@ def _matches_no_preset(found: InternViTArch, blocks: int,
                  if getattr(found, key) != getattr(preset, key)]
         differences.append(f'{name!r}: {", ".join(diff)}')
     custom = replace(found, num_layers=blocks, num_heads=heads)
-    fields = {k: v for k, v in custom.to_dict().items() if k != 'pretrain_img_size'}
     deeper = [f'{name!r} ({preset.num_layers} blocks)' for name, preset in same_width
               if _same_family(preset, found) and preset.num_layers < blocks]
     return CheckpointKeyError(
@@ -511,7 +512,8 @@ def _matches_no_preset(found: InternViTArch, blocks: int,
         f'{found.embed_dims}, MLP {found.feedforward_channels}) but matches no preset; it differs '
         f'from {"; ".join(differences)}. No released InternViT has this shape, so it is not '
         'converted as one. If it is what you mean to convert, give its arch explicitly: '
-        f'arch=dict({", ".join(f"{k}={v!r}" for k, v in fields.items())}) (command line: '
+        f'arch=dict({", ".join(f"{k}={v!r}" for k, v in _shape_fields(custom).items())}) '
+        '(command line: '
         f"--arch '{_arch_as_json(custom)}'; num_heads={heads} is "
         + ('the config.json value' if config_heads else "the preset's: check your model's "
            'config')
@@ -564,7 +566,8 @@ def _resolve_target(found: InternViTArch, arch: Union[None, str, Mapping, Intern
     heads = config_heads or 1
     custom = replace(found, num_layers=blocks, num_heads=heads)
     notes.append(f'custom arch: the checkpoint matches no preset ({", ".join(sorted(ARCHS))}; '
-                 f'no released InternViT has width {found.embed_dims}): converted as '
+                 f'no released InternViT has width {found.embed_dims} with MLP '
+                 f'{found.feedforward_channels}): converted as '
                  f'{custom.to_dict()}')
     if config_heads is None:
         notes.append('the number of heads is not stored in the weights and no config.json gives '
@@ -643,7 +646,7 @@ def convert_internvit(src: PathLike, dst: Optional[PathLike] = None,
     if source.config is not None:
         heads, where, more = heads_from_config(source.config)
         notes += more
-    found, patch_size = infer_arch(state, heads, origins)
+    found, patch_size = infer_arch(state, origins=origins)  # heads: _resolve_target's
     blocks = found.num_layers
     if truncate_to is not None and truncate_to > blocks:
         raise ValueError(
