@@ -3,6 +3,7 @@ counts on ``meta``), InternVL's parameter names, registration in every scope, th
 contract, the position-embedding resize, stochastic depth, checkpointing, frozen mode,
 ``get_layer_depth``, InternVL's layer-decay ids through the public constructor, strict loading and
 the errors. (Numerical equivalence with transformers: ``test_internvit_equivalence.py``.)"""
+import logging
 import re
 
 import pytest
@@ -369,3 +370,115 @@ def test_linear_probe_head_is_a_norm_and_a_classifier_in_its_own_dtype():
     assert head.bfloat16()([feature]).dtype == torch.bfloat16  # float32 maps into a bf16 head
     with pytest.raises(ValueError, match=r'channels \(4\) must equal in_channels \(8\)'):
         LinearProbeHead(in_channels=8, channels=4, num_classes=3)
+
+
+# ----- the init_cfg loader: nothing silent -----
+
+def pretrained(checkpoint, **options) -> InternViT:
+    """A TINY backbone whose init_cfg loads ``checkpoint``, with init_weights run."""
+    cfg = dict(type='Pretrained', checkpoint=checkpoint, **options.pop('cfg', {}))
+    model = InternViT(arch=dict(TINY, **options.pop('arch', {})), pretrain_img_size=56,
+                      init_cfg=options.pop('init_cfg', cfg), **options)
+    model.init_weights()
+    return model
+
+
+def test_the_arch_fields_the_converter_recorded_must_be_the_backbones(tmp_path):
+    from mmcv_custom.models import convert_internvit
+    source = dict(tiny().state_dict())
+    raw = save(tmp_path, source, 'raw.pth')
+    converted = str(tmp_path / 'converted.pth')
+    convert_internvit(raw, converted, arch=TINY)  # records num_heads=2
+    assert torch.equal(pretrained(converted).pos_embed, source['pos_embed'])
+    with pytest.raises(CheckpointKeyError, match=r'converted\.pth was converted for an InternViT '
+                       r'with num_heads=2 .*; this backbone has num_heads=4: set arch num_heads=2'):
+        pretrained(converted, arch=dict(num_heads=4))
+    guessed = str(tmp_path / 'guessed.pth')
+    convert_internvit(raw, guessed)  # no arch, no config.json: heads recorded as unknown
+    assert torch.load(guessed, weights_only=True)['meta']['arch_fields']['num_heads'] is None
+    pretrained(guessed, arch=dict(num_heads=4))
+
+
+def test_pretrained_weights_are_not_loaded_into_a_model_on_meta(tmp_path):
+    checkpoint = save(tmp_path, dict(tiny().state_dict()))
+    with torch.device('meta'):
+        model = InternViT(arch=TINY, pretrain_img_size=56,
+                          init_cfg=dict(type='Pretrained', checkpoint=checkpoint))
+    with pytest.raises(RuntimeError, match=r'the backbone is on the meta device .* so '
+                       r'.*ckpt\.pth cannot be loaded into it\. Materialise it first'):
+        model.init_weights()
+
+
+def test_an_mmengine_training_checkpoint_loads_with_weights_only(tmp_path):
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+    state = dict(tiny().state_dict())
+    buffer = HistoryBuffer()
+    buffer.update(1.0)
+    path = str(tmp_path / 'iter_10.pth')
+    torch.save({'meta': {'iter': 10}, 'optimizer': {},
+                'state_dict': {**{f'backbone.{k}': v for k, v in state.items()},
+                               'decode_head.conv_seg.weight': torch.zeros(2)},
+                'message_hub': {'log_scalars': {'train/loss': buffer},
+                                'runtime_info': {'eta': np.float64(3.0)}}}, path)
+    model = pretrained(path, cfg=dict(prefix='backbone'))  # the dot is added
+    assert torch.equal(model.pos_embed, state['pos_embed'])
+    with pytest.raises(CheckpointKeyError, match=r"the backbone's keys are under 'backbone\.' "
+                       r".*: set init_cfg prefix='backbone\.'"):
+        pretrained(path)
+
+
+@pytest.mark.parametrize('wrapper', ['module', 'model', 'state_dict'])
+def test_a_wrapped_state_dict_is_unwrapped_and_logged(tmp_path, wrapper, log_records):
+    state = dict(tiny().state_dict())
+    path = str(tmp_path / 'wrapped.pth')
+    torch.save({wrapper: state}, path)
+    assert torch.equal(pretrained(path).pos_embed, state['pos_embed'])
+    assert f"InternViT: took the tensors under {wrapper!r}" in log_records.messages(logging.INFO)
+
+
+def test_an_unconverted_internvl_file_with_clip_projector_says_to_convert_it(tmp_path):
+    state = {**tiny().state_dict(), 'clip_projector.norm1_q.weight': torch.zeros(32)}
+    with pytest.raises(CheckpointKeyError, match=r"clip_projector\.\* is InternVL-C's CLIP "
+                       r'projection head .*: convert the file with '
+                       r'tools/model_converters/internvit\.py first'):
+        pretrained(save(tmp_path, state))
+
+
+def test_a_file_that_is_not_a_checkpoint_is_named_without_pointing_at_pickle(tmp_path):
+    path = tmp_path / 'weights.pth'
+    path.write_bytes(b'\x00' * 64)
+    with pytest.raises(ValueError, match=rf'{re.escape(str(path))} is not a checkpoint') as error:
+        pretrained(str(path))
+    assert 'trust' not in str(error.value)
+
+
+def test_init_cfg_may_be_a_list_with_one_pretrained_entry(tmp_path):
+    state = dict(tiny().state_dict())
+    checkpoint = save(tmp_path, state)
+    model = pretrained(None, init_cfg=[dict(type='TruncNormal', layer='Linear', std=0.02),
+                                       dict(type='Pretrained', checkpoint=checkpoint)])
+    assert all(torch.equal(model.state_dict()[key], state[key]) for key in state)
+    with pytest.raises(ValueError, match='init_cfg has 2 Pretrained entries; give one'):
+        pretrained(None, init_cfg=[dict(type='Pretrained', checkpoint=checkpoint)] * 2)
+
+
+@pytest.mark.parametrize('cfg, message', [
+    (dict(type='Pretrained'), "needs checkpoint=PATH.*; got no checkpoint key"),
+    (dict(type='Pretrained', checkpoint=None), 'needs checkpoint=PATH.*; got checkpoint=None'),
+    (dict(type='Pretrained', checkpoint='https://example.com/x.pth'), 'is a URL: this loader '
+     'reads local files only'),
+    ('Pretrained', 'init_cfg must be a dict or a list of dicts'),
+])
+def test_a_pretrained_entry_without_a_local_checkpoint_is_named(cfg, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        pretrained(None, init_cfg=cfg)
+
+
+def test_edge_pixels_beyond_a_multiple_of_the_patch_are_not_seen_as_documented():
+    model = tiny().eval()
+    pixels = torch.randn(1, 3, 60, 61)
+    with torch.no_grad():
+        assert torch.equal(model(pixels)[0], model(pixels[:, :, :56, :56])[0])
+    doc = ' '.join(InternViT.__doc__.split())
+    assert ('the last ``H % patch_size`` rows and ``W % patch_size`` columns are not seen' in doc)

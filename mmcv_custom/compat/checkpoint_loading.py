@@ -47,7 +47,6 @@ from typing import Any, Callable, List, Optional, Tuple, Union
 import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
-from mmengine.runner.checkpoint import CheckpointLoader
 
 __all__ = ['UnsafeCheckpointError', 'checkpoint_safe_globals', 'sharded_tensor_globals',
            'history_buffer_statistic', 'load_from_local', 'install']
@@ -170,4 +169,5 @@ def load_from_local(filename: str, map_location: Optional[Any] = None) -> Any:
 
 def install() -> None:
     """Make :func:`load_from_local` MMEngine's loader for local paths (idempotent)."""
+    from mmengine.runner.checkpoint import CheckpointLoader  # imports MMEngine's runner
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)

@@ -8,10 +8,12 @@ torch and MMEngine. The weight converter is :mod:`.internvit_convert`
 """
 from .internvit import InternViT, InternVisionEncoderLayer
 from .internvit_arch import ARCHS, InternViTArch, count_params, param_shapes, resolve_arch
-from .internvit_convert import CheckpointKeyError, convert_internvit, load_backbone_checkpoint
+from .internvit_convert import (CheckpointFileError, CheckpointKeyError, convert_internvit,
+                               load_backbone_checkpoint)
 from .internvl_pyramid import InternVLFeaturePyramid, LayerNorm2d
 from .registry import MODELS
 
 __all__ = ['InternViT', 'InternVisionEncoderLayer', 'InternVLFeaturePyramid', 'LayerNorm2d',
            'ARCHS', 'InternViTArch', 'count_params', 'param_shapes', 'resolve_arch',
-           'convert_internvit', 'load_backbone_checkpoint', 'CheckpointKeyError', 'MODELS']
+           'convert_internvit', 'load_backbone_checkpoint', 'CheckpointKeyError',
+           'CheckpointFileError', 'MODELS']

@@ -15,12 +15,17 @@ facts (no code copied) and checked against transformers' own ``InternVLVisionMod
 
 Parameter names are InternVL's (timm-style): ``cls_token``, ``pos_embed``, ``patch_embed.proj``,
 ``blocks.N.{norm1, attn.qkv, attn.q_norm, attn.k_norm, attn.proj, ls1.gamma, norm2, mlp.fc1,
-mlp.fc2, ls2.gamma}``; so InternVL's ``.pth`` files load as they are, and the layer-decay
-constructors give InternVL's layer ids with no new recipe.
+mlp.fc2, ls2.gamma}``; so InternVL's ``.pth`` files load as they are (except
+``intern_vit_6b_224px.pth``, whose ``clip_projector.*`` the strict loader refuses, saying to convert
+the file first with ``tools/model_converters/internvit.py``, which drops it with a note), and the
+layer-decay constructors give InternVL's layer ids with no new recipe.
 
 Only torch and MMEngine are imported here.
 """
-from typing import List, Optional, Sequence, Tuple, Union
+import numbers
+import os
+import re
+from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +33,8 @@ import torch.utils.checkpoint
 from mmengine.model import BaseModule
 from torch import nn
 
-from .internvit_arch import ARCHS, InternViTArch, resolve_arch
+from .._checks import Interval, check_bool, check_number, check_positive_int
+from .internvit_arch import ARCHS, InternViTArch, block_param_shapes, resolve_arch
 from .registry import register_model
 
 __all__ = ['InternViT', 'InternVisionEncoderLayer', 'InternAttention', 'RMSNorm', 'LayerScale',
@@ -36,6 +42,11 @@ __all__ = ['InternViT', 'InternVisionEncoderLayer', 'InternAttention', 'RMSNorm'
 
 #: Epsilon of every norm of InternViT (RMSNorm and LayerNorm).
 NORM_EPS = 1e-6
+#: The parameters at layer depth 0 (mmpretrain's protocol): the embeddings.
+EMBEDDING_PARAMS = ('cls_token', 'pos_embed', 'patch_embed.proj.weight', 'patch_embed.proj.bias')
+_BLOCK_PARAM = re.compile(r'blocks\.(\d+)\.(.+)')
+#: The keys of ``init_cfg=dict(type='Pretrained', ...)`` this backbone reads.
+PRETRAINED_KEYS = ('type', 'checkpoint', 'prefix')
 
 
 class RMSNorm(nn.Module):
@@ -206,44 +217,61 @@ class InternViT(BaseModule):
             dict with ``embed_dims``, ``num_layers``, ``num_heads``, ``feedforward_channels`` and
             optionally ``norm_type`` (``'rms_norm'`` | ``'layer_norm'``, default ``'rms_norm'``),
             ``qk_norm`` (False), ``qkv_bias`` (False). Default ``'6b'``.
-        img_size (int): the crop the model is trained at (pixels); recorded for tools (the memory
-            estimate). Inputs of any size work: the position embedding is resized to each input's
-            grid. Default 224.
-        patch_size (int): pixels per patch side. Default 14.
-        in_channels (int): input channels. Default 3.
+        img_size (int, optional): the crop the model is trained at (pixels): a positive multiple
+            of ``patch_size`` (a crop that is not one would lose its edge pixels, see below), kept
+            as ``self.img_size`` and shown in the repr; nothing else reads it. Inputs of any size
+            work: the position embedding is resized to each input's grid. Default: the
+            pretraining size (``pretrain_img_size``).
+        patch_size (int): pixels per patch side (a positive int). Default 14.
+        in_channels (int): input channels (a positive int). Default 3.
         pretrain_img_size (int, optional): the image size the weights' position embedding was
             trained at; the parameter ``pos_embed`` holds ``(pretrain_img_size / patch_size) ** 2
             + 1`` positions. Default: the preset's (224 for ``6b``, 448 for ``6b-45`` and
             ``300m``; 224 for a dict arch). Use 448 for the 48-block ``intern_vit_6b_448px_v1_0``.
         out_indices (Sequence[int] | int): blocks whose outputs are returned (negative counts
-            from the end). Default: the last block.
-        drop_path_rate (float): stochastic depth of the last block; block ``i`` gets
+            from the end; numpy ints and arrays are accepted); each block at most once after
+            negative indices are resolved. Default: the last block.
+        drop_path_rate (float): stochastic depth of the last block, in [0, 1); block ``i`` gets
             ``drop_path_rate * i / (num_layers - 1)``. Default 0.
-        layer_scale_init_value (float): initial layer-scale factor (InternVL's ``init_values``).
-            Default 0.1.
+        layer_scale_init_value (float): initial layer-scale factor (InternVL's ``init_values``;
+            a finite number). Default 0.1.
         with_cp (bool): activation checkpointing of each block while training (recompute in the
             backward pass). Leave False when the engine checkpoints the blocks itself (FSDP's
             ``activation_checkpointing``). Default False.
         frozen (bool): no parameter of the backbone trains (``requires_grad=False``, always in
             eval mode); blocks after the last of ``out_indices`` are not run. InternVL's head
             tuning and linear probing. Default False.
-        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH, prefix=None)`` loads
-            a checkpoint with this backbone's names (``tools/model_converters/internvit.py``
-            writes one from every released layout) **strictly**: a missing, unexpected or
-            mis-shaped key is a ``ValueError`` naming it. ``prefix`` selects a sub-dict (e.g.
-            ``'backbone.'`` of a trained segmentor). Without it, weights are initialised as
-            InternVL does (truncated normal, std 0.02, for linear layers and embeddings).
+        init_cfg (dict | list[dict], optional): ``dict(type='Pretrained', checkpoint=PATH,
+            prefix=None)`` loads a checkpoint with this backbone's names
+            (``tools/model_converters/internvit.py`` writes one from every released layout)
+            **strictly**: a missing, unexpected or mis-shaped key is a ``ValueError`` naming it,
+            and so is an arch field the converter recorded (``num_heads``, which the weights do
+            not show) that differs from this backbone's. ``checkpoint`` is a local path (no
+            URL); it may also be an MMEngine training checkpoint (loaded with
+            ``weights_only=True``, MMEngine's types allowed), and a wrapping ``module`` /
+            ``state_dict`` / ``model`` entry is unwrapped (logged). ``prefix`` selects a
+            sub-dict (``'backbone.'`` of a trained segmentor; ``'backbone'`` means the same); a
+            segmentor checkpoint loaded without it is refused with the prefix to set. A list
+            (as MMEngine allows) may hold one ``Pretrained`` entry, loaded after MMEngine runs
+            the others. Pretrained weights cannot be loaded into a model on the ``meta`` device
+            (RuntimeError: materialise it first). Without ``init_cfg``, weights are initialised
+            as InternVL does (truncated normal, std 0.02, for linear layers and embeddings).
 
-    Input ``(B, in_channels, H, W)``; output: a tuple with one ``(B, C, H // 14, W // 14)``
-    float32 map per ``out_indices`` entry (the class token dropped, no final norm), in the order
-    of ``out_indices``.
+    Input ``(B, in_channels, H, W)``; output: a tuple with one ``(B, C, H // patch_size,
+    W // patch_size)`` float32 map per ``out_indices`` entry (the class token dropped, no final
+    norm), in the order of ``out_indices``. H and W need not be multiples of ``patch_size``, but
+    then, as in InternVL and transformers (a stride-``patch_size`` conv), the last
+    ``H % patch_size`` rows and ``W % patch_size`` columns are not seen: crop or pad inputs to
+    multiples of ``patch_size`` (504 = 36 x 14) to use every pixel.
 
-    Raises KeyError for an unknown preset or arch key, ValueError for values out of range.
+    Raises KeyError for an unknown preset or arch key or an ``init_cfg`` key that is not read,
+    TypeError for an argument of the wrong type, ValueError for values out of range (each naming
+    the argument).
     """
 
     def __init__(self,
                  arch: Union[str, dict] = '6b',
-                 img_size: int = 224,
+                 img_size: Optional[int] = None,
                  patch_size: int = 14,
                  in_channels: int = 3,
                  pretrain_img_size: Optional[int] = None,
@@ -252,15 +280,29 @@ class InternViT(BaseModule):
                  layer_scale_init_value: float = 0.1,
                  with_cp: bool = False,
                  frozen: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Union[dict, List[dict], None] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        patch_size = check_positive_int('InternViT patch_size', patch_size)
+        in_channels = check_positive_int('InternViT in_channels', in_channels)
         self.arch = resolve_arch(arch, pretrain_img_size)
         self.arch_name = arch if isinstance(arch, str) and arch.lower() in ARCHS else None
         if self.arch.pretrain_img_size % patch_size:
             raise ValueError(f'pretrain_img_size ({self.arch.pretrain_img_size}) must be a '
                              f'multiple of patch_size ({patch_size})')
-        if not 0.0 <= drop_path_rate < 1.0:
-            raise ValueError(f'drop_path_rate must be in [0, 1), got {drop_path_rate!r}')
+        if img_size is None:
+            img_size = self.arch.pretrain_img_size
+        img_size = check_positive_int('InternViT img_size', img_size)
+        if img_size % patch_size:
+            low = img_size // patch_size * patch_size
+            raise ValueError(
+                f'InternViT img_size ({img_size}) must be a multiple of patch_size ({patch_size}): '
+                f'the last {img_size % patch_size} pixels of such a crop are never seen; use '
+                + (f'{low} or ' if low else '') + f'{low + patch_size}')
+        drop_path_rate = check_number('InternViT drop_path_rate', drop_path_rate,
+                                      Interval(low=0, high=1, high_open=True),
+                                      'a number in [0, 1)')
+        layer_scale_init_value = check_number('InternViT layer_scale_init_value',
+                                              layer_scale_init_value)
         self.num_layers = self.arch.num_layers
         self.embed_dims = self.arch.embed_dims
         self.img_size = img_size
@@ -268,8 +310,11 @@ class InternViT(BaseModule):
         self.pretrain_grid = self.arch.pretrain_img_size // patch_size
         self.out_indices = self._check_out_indices(out_indices)
         self.drop_path_rate = drop_path_rate
-        self.with_cp = with_cp
-        self.frozen = frozen
+        self.with_cp = check_bool('InternViT with_cp', with_cp)
+        self.frozen = check_bool('InternViT frozen', frozen)
+        self._block_params = frozenset(
+            name[len('blocks.0.'):] for name in block_param_shapes(self.arch, 0))
+        _pretrained_cfg(init_cfg)  # its errors at build time, not when the weights are loaded
 
         c = self.embed_dims
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c))
@@ -282,33 +327,51 @@ class InternViT(BaseModule):
             for param in self.parameters():
                 param.requires_grad = False
 
-    def _check_out_indices(self, out_indices: Union[int, Sequence[int]]) -> Tuple[int, ...]:
-        indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
+    def _check_out_indices(self, out_indices: Union[int, Iterable[int]]) -> Tuple[int, ...]:
+        if isinstance(out_indices, numbers.Integral) and not isinstance(out_indices, bool):
+            indices = [out_indices]
+        elif isinstance(out_indices, Iterable) and not isinstance(out_indices, (str, bytes)):
+            indices = list(out_indices)
+        else:
+            raise TypeError(f'InternViT out_indices must be an int or a sequence of ints (block '
+                            f'indices), got {out_indices!r} ({type(out_indices).__name__})')
         if not indices:
             raise ValueError('out_indices must name at least one block')
-        checked = []
+        checked = {}
         for index in indices:
-            if not isinstance(index, int) or not -self.num_layers <= index < self.num_layers:
+            if not isinstance(index, numbers.Integral) or isinstance(index, bool):
+                raise TypeError(f'InternViT out_indices entry {index!r} must be an int (a block '
+                                f'index), got {type(index).__name__}')
+            if not -self.num_layers <= index < self.num_layers:
                 raise ValueError(f'out_indices entry {index!r} is not a block of this '
                                  f'{self.num_layers}-block InternViT (use 0..{self.num_layers - 1} '
                                  'or negative indices)')
-            checked.append(index % self.num_layers)
+            block = int(index) % self.num_layers
+            if block in checked:
+                raise ValueError(
+                    f'InternViT out_indices {tuple(int(i) for i in indices)} name block {block} '
+                    f'twice ({checked[block]} and {int(index)}); list each block once')
+            checked[block] = int(index)
         return tuple(checked)
 
     # ----- weights -----
 
     def init_weights(self) -> None:
-        """Load ``init_cfg``'s checkpoint strictly (type ``'Pretrained'``), or initialise as
-        InternVL: truncated normal (std 0.02) for linear weights, ``pos_embed`` and
-        ``cls_token``, zero biases, unit norms, layer scales at their initial value."""
-        if self.init_cfg is not None and self.init_cfg.get('type') == 'Pretrained':
+        """Load ``init_cfg``'s checkpoint strictly (type ``'Pretrained'``; in a list, after
+        MMEngine has run the other entries), or initialise as InternVL: truncated normal (std
+        0.02) for linear weights, ``pos_embed`` and ``cls_token``, zero biases, unit norms,
+        layer scales at their initial value."""
+        pretrained = _pretrained_cfg(self.init_cfg)
+        if pretrained is not None:
+            from mmengine.model.weight_init import initialize
+
             from .internvit_convert import load_backbone_checkpoint
-            unknown = sorted(set(self.init_cfg) - {'type', 'checkpoint', 'prefix'})
-            if unknown:
-                raise KeyError(f"InternViT init_cfg keys {unknown} are not read; type='Pretrained' "
-                               "takes 'checkpoint' and 'prefix'")
-            load_backbone_checkpoint(self, self.init_cfg['checkpoint'],
-                                     prefix=self.init_cfg.get('prefix'))
+            cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
+            others = [cfg for cfg in cfgs if cfg is not pretrained]
+            if others:
+                initialize(self, others)
+            load_backbone_checkpoint(self, pretrained['checkpoint'],
+                                     prefix=pretrained.get('prefix'))
             self._is_init = True
             return
         if self.init_cfg is not None:
@@ -360,20 +423,68 @@ class InternViT(BaseModule):
         """``(layer_depth, num_layers + 2)`` of a parameter, as mmpretrain's
         ``VisionTransformer.get_layer_depth`` (``mmpretrain/models/backbones/
         vision_transformer.py``) counts: ``cls_token``, ``pos_embed``, ``patch_embed.*`` -> 0,
-        ``blocks.i.*`` -> ``i + 1``, any other name (and names outside ``prefix``: necks,
-        heads) -> ``num_layers + 1``."""
+        ``blocks.i.*`` -> ``i + 1``, names outside ``prefix`` (necks, heads) ->
+        ``num_layers + 1``. mmpretrain's ViT also gives ``num_layers + 1`` to the other names
+        under its prefix, its final norms; InternViT has none, so a name under ``prefix`` that
+        is not one of its parameters (``blocks.99.x`` beyond the depth, ``blocks.x.y``, a
+        misspelt name) is a ValueError naming it, never a guessed depth."""
         total = self.num_layers + 2
         if not param_name.startswith(prefix):
             return total - 1, total
         name = param_name[len(prefix):]
-        if name in ('cls_token', 'pos_embed') or name.startswith('patch_embed.'):
+        if name in EMBEDDING_PARAMS:
             return 0, total
-        if name.startswith('blocks.'):
-            return int(name.split('.')[1]) + 1, total
-        return total - 1, total
+        match = _BLOCK_PARAM.fullmatch(name)
+        if match and int(match.group(1)) < self.num_layers and match.group(2) in self._block_params:
+            return int(match.group(1)) + 1, total
+        raise ValueError(
+            f'InternViT.get_layer_depth: {param_name!r} (prefix {prefix!r}) is not a parameter of '
+            f'this {self.num_layers}-block InternViT: under the prefix its parameters are '
+            f'{", ".join(EMBEDDING_PARAMS)} and blocks.0-{self.num_layers - 1}.'
+            '{norm1, attn, ls1, norm2, mlp, ls2}.*; names outside the prefix get the head id '
+            f'{total - 1}')
 
     def extra_repr(self) -> str:
         arch = self.arch_name or self.arch.to_dict()
-        return (f'arch={arch!r}, pretrain_img_size={self.arch.pretrain_img_size}, '
+        return (f'arch={arch!r}, img_size={self.img_size}, patch_size={self.patch_size}, '
+                f'pretrain_img_size={self.arch.pretrain_img_size}, '
                 f'out_indices={self.out_indices}, drop_path_rate={self.drop_path_rate}, '
                 f'with_cp={self.with_cp}, frozen={self.frozen}')
+
+
+def _is_pretrained(cfg: dict) -> bool:
+    from mmengine.model.weight_init import PretrainedInit
+    return cfg.get('type') == 'Pretrained' or cfg.get('type') is PretrainedInit
+
+
+def _pretrained_cfg(init_cfg: Union[None, dict, list]) -> Optional[dict]:
+    """The ``type='Pretrained'`` entry of ``init_cfg`` (a dict or a list of dicts), checked: its
+    keys are :data:`PRETRAINED_KEYS` and ``checkpoint`` is a path; None when there is none."""
+    if init_cfg is None:
+        return None
+    cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg]
+    for cfg in cfgs:
+        if not isinstance(cfg, dict):
+            raise TypeError(f'InternViT init_cfg must be a dict or a list of dicts, got '
+                            f'{cfg!r} ({type(cfg).__name__})')
+    pretrained = [cfg for cfg in cfgs if _is_pretrained(cfg)]
+    if len(pretrained) > 1:
+        raise ValueError(f'InternViT init_cfg has {len(pretrained)} Pretrained entries; give one')
+    if not pretrained:
+        return None
+    cfg = pretrained[0]
+    unknown = sorted(set(cfg) - set(PRETRAINED_KEYS))
+    if unknown:
+        raise KeyError(f"InternViT init_cfg keys {unknown} are not read; type='Pretrained' takes "
+                       "'checkpoint' and 'prefix'")
+    checkpoint = cfg.get('checkpoint')
+    if not isinstance(checkpoint, (str, os.PathLike)) or not os.fspath(checkpoint):
+        raise ValueError(
+            "InternViT init_cfg type='Pretrained' needs checkpoint=PATH, the file "
+            'tools/model_converters/internvit.py wrote from the released weights; got '
+            + ('no checkpoint key' if 'checkpoint' not in cfg else f'checkpoint={checkpoint!r}'))
+    prefix = cfg.get('prefix')
+    if prefix is not None and not isinstance(prefix, str):
+        raise TypeError(f"InternViT init_cfg prefix must be a str such as 'backbone.', got "
+                        f'{prefix!r}')
+    return cfg

@@ -15,6 +15,8 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, fields
 from typing import Dict, Mapping, Optional, Tuple, Union
 
+from .._checks import check_bool, check_positive_int
+
 __all__ = ['InternViTArch', 'ARCHS', 'NORM_TYPES', 'resolve_arch', 'param_shapes',
            'count_params', 'block_param_shapes']
 
@@ -45,18 +47,15 @@ class InternViTArch:
 
     def __post_init__(self) -> None:
         for name in ('embed_dims', 'num_layers', 'num_heads', 'feedforward_channels',
-                     'pretrain_img_size'):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f'arch {name} must be a positive int, got {value!r}')
+                     'pretrain_img_size'):  # numpy ints are accepted and stored as int
+            object.__setattr__(self, name, check_positive_int(f'arch {name}', getattr(self, name)))
         if self.embed_dims % self.num_heads:
             raise ValueError(f'arch embed_dims ({self.embed_dims}) must be divisible by num_heads '
                              f'({self.num_heads})')
         if self.norm_type not in NORM_TYPES:
             raise ValueError(f"arch norm_type must be one of {NORM_TYPES}, got {self.norm_type!r}")
         for name in ('qk_norm', 'qkv_bias'):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f'arch {name} must be a bool, got {getattr(self, name)!r}')
+            check_bool(f'arch {name}', getattr(self, name))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,8 +80,11 @@ def resolve_arch(arch: Union[str, Mapping, InternViTArch],
                  pretrain_img_size: Optional[int] = None) -> InternViTArch:
     """An :class:`InternViTArch` from a preset name or a dict of its fields.
 
-    ``pretrain_img_size`` (when given) replaces the preset's or the dict's. Raises KeyError for an
-    unknown preset or key, or a missing required key (the message lists the known ones)."""
+    ``pretrain_img_size`` (when given, a positive int) replaces the preset's or the dict's.
+    Raises KeyError for an unknown preset or key, or a missing required key (the message lists
+    the known ones); TypeError / ValueError for a field of the wrong type or out of range."""
+    if pretrain_img_size is not None:
+        pretrain_img_size = check_positive_int('pretrain_img_size', pretrain_img_size)
     if isinstance(arch, InternViTArch):
         found = arch
     elif isinstance(arch, str):

@@ -38,6 +38,17 @@ from mmcv_custom.analysis import DEFAULT_ITERS_PER_EPOCH, inspect_config  # noqa
 from mmcv_custom.compat import known_warnings  # noqa: E402
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an int >= 1 (checked before the model is built)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not an int') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be a positive int (a GPU count), got {value}')
+    return value
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Print and plot the parameter groups and lr schedule of a config')
@@ -46,7 +57,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'work_dirs/<config stem>/param_groups)')
     parser.add_argument('--meta', action='store_true',
                         help='build the model on the meta device (no memory, no weights)')
-    parser.add_argument('--iters-per-epoch', type=int, default=None,
+    parser.add_argument('--iters-per-epoch', type=positive_int, default=None,
                         help='epoch length for epoch-based schedules (default: the train '
                         'dataloader length if its dataset exists, else '
                         f'{DEFAULT_ITERS_PER_EPOCH})')
@@ -54,7 +65,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--memory', action='store_true',
                         help='also compute the per-GPU memory of weights, gradients and '
                         'optimizer states for each engine (memory.json)')
-    parser.add_argument('--gpus', type=int, default=8,
+    parser.add_argument('--gpus', type=positive_int, default=8,
                         help='number of GPUs for --memory (default 8, as InternVL trains)')
     parser.add_argument('--verbose', action='store_true',
                         help="also show the constructor's own INFO report")
