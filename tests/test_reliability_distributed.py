@@ -18,11 +18,6 @@ DEMO = osp.join(ROOT, 'configs', 'demo', 'upernet_vit-tiny_ld0.9_200it_shapes-se
 ITERS = 6
 TITLE = re.compile(r'CustomLayerDecayOptimizerConstructor: \d+ param groups; layer ids')
 
-pytestmark = pytest.mark.skipif(
-    not (osp.exists(DEMO) and osp.exists(osp.join(ROOT, 'tools', 'dist_train.sh'))),
-    reason='needs configs/demo and tools/dist_train.sh')
-
-
 @pytest.fixture(scope='module')
 def demo_data(tmp_path_factory):
     out = tmp_path_factory.mktemp('demo_data')
