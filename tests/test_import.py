@@ -44,14 +44,15 @@ def test_import_installs_no_fix_and_install_installs_them_all():
         'def ours():\n'
         "    return [CheckpointLoader._schemes[''] is checkpoint_loading.load_from_local,\n"
         '            FSDPStrategy.load_optim_state_dict is mmengine_fsdp.load_optim_state_dict,\n'
-        '            LoggerHook.after_test_epoch is mmengine_logger_hook.after_test_epoch]\n'
+        '            LoggerHook.after_test_epoch is mmengine_logger_hook.after_test_epoch,\n'
+        '            LoggerHook.after_run is mmengine_logger_hook.after_run]\n'
         'before = ours()\n'
         'installed = mmcv_custom.compat.install()\n'
         'print(json.dumps([before, ours(), installed]))\n')
     assert result.returncode == 0, result.stderr
     before, after, installed = json.loads(result.stdout.strip().splitlines()[-1])
-    assert before == [False, False, False]
-    assert after == [True, True, True]
+    assert before == [False, False, False, False]
+    assert after == [True, True, True, True]
     assert installed == ['checkpoint_loading', 'mmengine_fsdp', 'mmengine_logger_hook']
 
 

@@ -4,8 +4,9 @@ upstream changes (so the fix is removed when it is no longer needed).
 - :mod:`~mmcv_custom.compat.checkpoint_loading`: MMEngine's checkpoints load with torch's
   ``weights_only=True`` (resume under torch >= 2.6);
 - :mod:`~mmcv_custom.compat.mmengine_fsdp`: MMEngine 0.10.7's FSDP resume under torch >= 2.1;
-- :mod:`~mmcv_custom.compat.mmengine_logger_hook`: the test metrics file is written by rank 0
-  only (MMEngine 0.10.7 writes it from every rank).
+- :mod:`~mmcv_custom.compat.mmengine_logger_hook`: the test metrics file, and the copy of the log
+  folder to ``out_dir``, are written by one rank each (MMEngine 0.10.7 writes them from every
+  rank).
 
 ``import mmcv_custom`` installs none of them. They are installed where they are needed:
 
