@@ -187,3 +187,23 @@ def test_per_rank_logs_are_copied_and_deleted_by_their_own_rank(tmp_path, instal
                            'vis_data/config.py', 'vis_data/scalars.json']
     assert (out / 'run_device0_rank1.log').read_text() == 'log of rank 1\n'
     assert _files(log) == []
+
+
+def test_a_log_file_several_ranks_write_is_copied_and_deleted_by_the_lowest_of_them(
+        tmp_path, installed):
+    """``log_cfg=dict(distributed=True, file_handler_cfg=dict(filename=...))`` gives every rank
+    the same file: rank 1 of 3 copies it once; rank 2 leaves it."""
+    log, out = _log_folder(tmp_path / 'log', per_rank_logs=True), tmp_path / 'out'
+    shared = ['run_device0_rank1.log']
+    for rank in (2, 1):
+        with _as_rank(rank), _gathered([], shared, shared):
+            _out_hook(out, keep_local=False).after_run(_FinishedRunner(log, rank, True))
+    assert _files(out) == shared
+    assert 'run_device0_rank1.log' not in _files(log)
+
+
+def test_a_log_file_on_another_drive_is_outside_the_folder():
+    import ntpath
+    with mock.patch.object(mmengine_logger_hook, 'osp', ntpath):
+        assert not mmengine_logger_hook._inside('C:\\work\\log', 'D:\\x.log')
+        assert mmengine_logger_hook._inside('C:\\work\\log', 'C:\\work\\log\\run.log')

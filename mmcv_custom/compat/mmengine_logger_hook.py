@@ -12,10 +12,10 @@ has the same log folder: rank 0 broadcasts the timestamp):
   ``keep_local=False``, deletes it, on every rank. Each rank reads rank 0's log at its own moment
   and the last writer wins: on 2 CPU processes (``tools/dist_test.sh``, ``keep_local=False``) the
   copied log lacked the final ``Iter(test)`` metrics line, or rank 0 failed deleting a file rank
-  1 had already deleted, in 5 runs of 7. Fixed: each file is copied and deleted by the rank that
-  writes it: a rank's own log files (MMEngine writes one per rank when ``log_cfg`` sets
-  ``distributed=True`` or the level is ``DEBUG``) by that rank, every other file of the folder by
-  rank 0. Everything else is MMEngine's: the visualizer is closed on every rank, the same files
+  1 had already deleted, in 5 runs of 7. Fixed: each file is copied and deleted by one rank: a log
+  file by the lowest rank that writes it (MMEngine writes one per rank when ``log_cfg`` sets
+  ``distributed=True`` or the level is ``DEBUG``), every other file of the folder by rank 0.
+  Everything else is MMEngine's: the visualizer is closed on every rank, the same files
   (``out_suffix``) go to the same paths with the same log lines, and file handlers are closed
   before deleting.
 
@@ -60,33 +60,47 @@ def after_test_epoch(self: Any, runner: Any, metrics: Optional[Dict[str, float]]
     runner.logger.info(log_str)
 
 
+def _inside(root: str, path: str) -> bool:
+    try:
+        return osp.commonpath([root, path]) == root
+    except ValueError:  # another drive (Windows): outside the folder
+        return False
+
+
 def _own_log_files(runner: Any) -> List[str]:
     """This rank's log files inside the log folder, relative to it."""
     root = osp.abspath(runner.log_dir)
     files = [osp.abspath(handler.baseFilename) for handler in runner.logger.handlers
              if isinstance(handler, logging.FileHandler)]
-    return sorted(osp.relpath(path, root) for path in files
-                  if osp.commonpath([root, path]) == root)
+    return sorted(osp.relpath(path, root) for path in files if _inside(root, path))
+
+
+def _files_of_rank(rank: int, claimed: List[List[str]], found: List[str]) -> List[str]:
+    """The files ``rank`` copies: those it is the lowest rank to write (``claimed[r]`` is rank
+    r's own log files); rank 0 also every other file ``found`` in the log folder."""
+    owner: Dict[str, int] = {}
+    for other, names in enumerate(claimed):
+        for name in names:
+            owner.setdefault(name, other)
+    return [name for name in found if owner.get(name, 0) == rank]
 
 
 def after_run(self: Any, runner: Any) -> None:
     """``LoggerHook.after_run`` in which each file of the log folder is copied to ``out_dir``
-    (and deleted with ``keep_local=False``) by one rank only: a rank's own log files by that
-    rank, the rest by rank 0. All ranks take part in one ``all_gather_object`` when ``out_dir``
-    is set, which MMEngine calls on every rank."""
+    (and deleted with ``keep_local=False``) by one rank only: a log file by the lowest rank that
+    writes it, every other file by rank 0. With ``out_dir`` set all ranks first take part in one
+    ``all_gather_object`` (MMEngine calls ``after_run`` on every rank)."""
     if self.out_dir is None:
         upstream('after_run')(self, runner)
         return
     from mmengine.dist import all_gather_object, get_rank
     from mmengine.utils import scandir
+    claimed = all_gather_object(_own_log_files(runner))
     runner.visualizer.close()
-    rank, written = get_rank(), all_gather_object(_own_log_files(runner))
-    if rank == 0:
-        others = {name for other, names in enumerate(written) if other != 0 for name in names}
-        names = [name for name in scandir(runner.log_dir, self.out_suffix, True)
-                 if name not in others]
-    else:
-        names = [name for name in written[rank] if name.endswith(self.out_suffix)]
+    rank = get_rank()
+    found = list(scandir(runner.log_dir, self.out_suffix, True)) if rank == 0 else [
+        name for name in claimed[rank] if name.endswith(self.out_suffix)]
+    names = _files_of_rank(rank, claimed, found)
     for name in names:
         local_path = osp.join(runner.log_dir, name)
         out_path = self.file_backend.join_path(self.out_dir, name)
