@@ -14,6 +14,7 @@ import logging
 from unittest import mock
 
 import pytest
+from mmengine.fileio import LocalBackend
 from mmengine.hooks import LoggerHook
 
 from mmcv_custom.compat import mmengine_logger_hook
@@ -121,16 +122,8 @@ class _FinishedRunner:
 
 def _out_hook(out_dir, keep_local: bool = True) -> LoggerHook:
     hook = LoggerHook(out_dir=str(out_dir), keep_local=keep_local)
-    hook.file_backend = mock.Mock(join_path=lambda *parts: '/'.join(parts),
-                                  put_text=lambda text, path: _put(text, path))
+    hook.file_backend = LocalBackend()  # what before_run sets for a local out_dir
     return hook
-
-
-def _put(text: str, path: str) -> None:
-    import os
-    os.makedirs(path.rsplit('/', 1)[0], exist_ok=True)
-    with open(path, 'w') as file:
-        file.write(text)
 
 
 def _files(root) -> list:

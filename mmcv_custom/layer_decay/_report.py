@@ -3,13 +3,13 @@ summary), per-parameter detail at DEBUG. Never ``print``."""
 import json
 import logging
 import math
-import re
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from mmengine.dist import get_rank
 from mmengine.logging import MMLogger
 
 from ..recipes._model import TOKEN_ENDINGS, is_token_name
+from ..recipes._compiled import any_of
 from ..recipes._schema import head_layer_id
 from ._groups import first_member_lr
 from ._params import ModelParams
@@ -148,7 +148,7 @@ def _layout_only_note(plan: Plan, params: ModelParams) -> List[str]:
     rule, recipe = plan.rule, plan.rule.recipe
     if not recipe.layout_aliases:
         return []
-    copy = re.compile('|'.join(f'(?:{regex})' for regex, _ in recipe.layout_aliases))
+    copy = any_of([regex for regex, _ in recipe.layout_aliases])
     head, counts = head_layer_id(plan.num_layers.value), {}
     for name, layer_id in zip(params.trainable_names, plan.layer_ids):
         match = copy.match(name, len(rule.prefix)) if rule.in_backbone(name) else None

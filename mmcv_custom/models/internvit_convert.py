@@ -60,10 +60,10 @@ import torch
 
 from .._checks import check_positive_int
 from .internvit_arch import ARCHS, InternViTArch, param_shapes, resolve_arch
-from .internvit_files import (LISTED, SHARD_INDEXES, SINGLE_FILES, WRAPPING_KEYS,
-                              CheckpointFileError, check_destination, find_checkpoint,
-                              heads_from_config, listing, load_checkpoint_file, read_tensors,
-                              save_atomically, unwrap_state_dict)
+from .internvit_files import (SHARD_INDEXES, SINGLE_FILES, WRAPPING_KEYS, CheckpointFileError,
+                              check_destination, find_checkpoint, heads_from_config, listing,
+                              load_checkpoint_file, read_tensors, save_atomically,
+                              tensor_entries, unwrap_state_dict)
 
 if TYPE_CHECKING:
     from .internvit import InternViT
@@ -777,10 +777,8 @@ def load_backbone_checkpoint(model: 'InternViT', path: PathLike, prefix: Optiona
                            f'{sorted({key.split(".")[0] for key in state})}']
                           + _prefix_hint(state)))
         state = chosen
-    tensors = {key: value for key, value in state.items() if isinstance(value, torch.Tensor)}
-    others = sorted(str(key) for key in state if key not in tensors)
-    if others:
-        notes.append(f'left out non-tensor entries {others[:LISTED]}')
+    tensors, more = tensor_entries(state)
+    notes += more
     hints = [] if prefix or 'pos_embed' in tensors else _prefix_hint(tensors)
     try:
         check_against_arch(tensors, model.arch, model.patch_size,

@@ -24,7 +24,8 @@ import torch
 
 __all__ = ['CheckpointFileError', 'CheckpointSource', 'SHARD_INDEXES', 'SINGLE_FILES',
            'WRAPPING_KEYS', 'find_checkpoint', 'load_checkpoint_file', 'read_tensors',
-           'unwrap_state_dict', 'heads_from_config', 'check_destination', 'save_atomically']
+           'unwrap_state_dict', 'tensor_entries', 'heads_from_config', 'check_destination',
+           'save_atomically']
 
 SHARD_INDEXES = ('model.safetensors.index.json', 'pytorch_model.bin.index.json')
 SINGLE_FILES = ('model.safetensors', 'pytorch_model.bin')
@@ -259,6 +260,13 @@ def find_checkpoint(src: PathLike) -> CheckpointSource:
     return CheckpointSource(tuple(files), index, weight_map, config, notes)
 
 
+def tensor_entries(state: Mapping) -> Tuple[Dict[str, torch.Tensor], List[str]]:
+    """``(the tensor entries of state, notes)``: a note lists the non-tensor entries left out."""
+    tensors = {key: value for key, value in state.items() if isinstance(value, torch.Tensor)}
+    others = sorted(str(key) for key in state if key not in tensors)
+    return tensors, [f'left out non-tensor entries {others[:LISTED]}'] if others else []
+
+
 def read_tensors(source: CheckpointSource, trust_pickle: bool = False
                  ) -> Tuple[Dict[str, torch.Tensor], List[str]]:
     """``(tensors by key, notes)`` of a :class:`CheckpointSource`.
@@ -273,14 +281,11 @@ def read_tensors(source: CheckpointSource, trust_pickle: bool = False
         notes += more
         loaded, more = unwrap_state_dict(loaded, path)
         notes += more
-        tensors = {key: value for key, value in loaded.items() if isinstance(value, torch.Tensor)}
-        others = sorted(str(key) for key in loaded if key not in tensors)
+        tensors, more = tensor_entries(loaded)
         if not tensors:
             raise CheckpointFileError(f'{path} holds no tensors at its top level (keys: '
-                                      f'{listing(others)})')
-        if others:
-            notes.append(f'left out non-tensor entries {others[:LISTED]}')
-        return tensors, notes
+                                      f'{listing(sorted(str(key) for key in loaded))})')
+        return tensors, notes + more
     folder, index = osp.dirname(source.index), source.index
     weight_map = source.weight_map or {}
     state: Dict[str, torch.Tensor] = {}

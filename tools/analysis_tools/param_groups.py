@@ -45,7 +45,7 @@ def positive_int(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f'{text!r} is not an int') from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f'must be a positive int (a GPU count), got {value}')
+        raise argparse.ArgumentTypeError(f'must be a positive int, got {value}')
     return value
 
 
